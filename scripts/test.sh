@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Every test of the repository: the README's test command, and what .ci/run calls.
+# Needs: the Rust toolchain with rustfmt, clippy and the wasm32-unknown-unknown target, and
+# redis-server on PATH (bash .ci/run installs all of it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+export RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings"
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints (every target, every feature; and the no_std build)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo clippy --workspace --lib --no-default-features -- -D warnings
+
+step "tests, all features (includes the live Redis oracle)"
+cargo test --workspace --all-features
+
+step "tests, no default features (no_std + alloc)"
+cargo test --workspace --no-default-features
+
+step "library and doc tests of the other feature combinations"
+cargo test --lib --doc --features std
+cargo test --lib --doc --no-default-features --features serde
+
+step "wasm32, no default features (and with serde)"
+cargo build --target wasm32-unknown-unknown --no-default-features
+cargo build --target wasm32-unknown-unknown --no-default-features --features serde --release
+
+step "docs"
+cargo doc --workspace --no-deps --all-features
+
+step "benchmarks compile"
+cargo bench --workspace --no-run
+
+step "fuzz targets compile (stable, no sanitizer)"
+cargo check --manifest-path fuzz/Cargo.toml --bins
+
+printf '\nall tests passed\n'

@@ -1,0 +1,250 @@
+//! Dense representation: one byte per register, plus a register histogram kept up to date by
+//! inserts so that an estimate after inserts costs O(64), not O(m).
+
+use alloc::boxed::Box;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::wire::hll::DENSE_REGISTER_BITS;
+
+/// Registers of a dense sketch.
+#[derive(Clone)]
+pub(crate) struct Dense {
+    registers: Box<[u8]>,
+    /// `histogram[v]` = number of registers holding `v`; valid only when `histogram_valid`.
+    histogram: [u32; 64],
+    /// Merges set many registers at once and do not pay for the histogram; the next estimate
+    /// recounts it (and inserts stop maintaining it until then).
+    histogram_valid: bool,
+}
+
+impl Dense {
+    pub(crate) fn new(precision: u8) -> Self {
+        let m = 1usize << precision;
+        let mut histogram = [0u32; 64];
+        histogram[0] = m as u32;
+        Dense {
+            registers: vec![0u8; m].into_boxed_slice(),
+            histogram,
+            histogram_valid: true,
+        }
+    }
+
+    pub(crate) fn from_registers(registers: Box<[u8]>) -> Self {
+        let mut dense = Dense {
+            registers,
+            histogram: [0; 64],
+            histogram_valid: false,
+        };
+        dense.histogram = dense.count_histogram();
+        dense.histogram_valid = true;
+        dense
+    }
+
+    pub(crate) fn registers(&self) -> &[u8] {
+        &self.registers
+    }
+
+    /// Raises register `index` to `rank`; true if it changed.
+    #[inline]
+    pub(crate) fn raise(&mut self, index: usize, rank: u8) -> bool {
+        let Some(slot) = self.registers.get_mut(index) else {
+            return false;
+        };
+        let old = *slot;
+        if rank <= old {
+            return false;
+        }
+        *slot = rank;
+        if self.histogram_valid {
+            self.histogram[usize::from(old & 63)] -= 1;
+            self.histogram[usize::from(rank & 63)] += 1;
+        }
+        true
+    }
+
+    /// Register-wise maximum with `other` (same length); true if any register changed.
+    pub(crate) fn merge_registers(&mut self, other: &[u8]) -> bool {
+        debug_assert_eq!(self.registers.len(), other.len());
+        // A branch-free max vectorizes; the change flag rides along as an OR of differences.
+        let mut changed = 0u8;
+        for (a, &b) in self.registers.iter_mut().zip(other) {
+            let max = (*a).max(b);
+            changed |= max ^ *a;
+            *a = max;
+        }
+        if changed != 0 {
+            self.histogram_valid = false;
+        }
+        changed != 0
+    }
+
+    /// The register histogram, recounted if a merge invalidated it.
+    pub(crate) fn histogram(&self) -> [u32; 64] {
+        if self.histogram_valid {
+            self.histogram
+        } else {
+            self.count_histogram()
+        }
+    }
+
+    fn count_histogram(&self) -> [u32; 64] {
+        // Four interleaved tables so consecutive increments rarely hit the same counter.
+        let mut tables = [[0u32; 64]; 4];
+        let mut chunks = self.registers.chunks_exact(4);
+        for c in &mut chunks {
+            tables[0][usize::from(c[0] & 63)] += 1;
+            tables[1][usize::from(c[1] & 63)] += 1;
+            tables[2][usize::from(c[2] & 63)] += 1;
+            tables[3][usize::from(c[3] & 63)] += 1;
+        }
+        for &r in chunks.remainder() {
+            tables[0][usize::from(r & 63)] += 1;
+        }
+        let mut out = [0u32; 64];
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = tables[0][i] + tables[1][i] + tables[2][i] + tables[3][i];
+        }
+        out
+    }
+
+    /// Registers that are not zero.
+    pub(crate) fn nonzero(&self) -> u64 {
+        self.registers.len() as u64 - u64::from(self.histogram()[0])
+    }
+
+    /// Registers of the same items at the coarser precision `to` (from `from`).
+    ///
+    /// Register `i` at `from` becomes register `i mod 2^to`; its rank there counts the zeros of the
+    /// index bits that move into the rank word: `1 + tz(i >> to)` when those bits are not all zero,
+    /// otherwise the old rank plus `from - to`.
+    pub(crate) fn fold(&self, from: u8, to: u8) -> Dense {
+        let mut out = vec![0u8; 1usize << to].into_boxed_slice();
+        let mask = (1usize << to) - 1;
+        for (i, &rank) in self.registers.iter().enumerate() {
+            if rank == 0 {
+                continue;
+            }
+            let new_rank = fold_rank(i >> to, rank, from - to);
+            let slot = &mut out[i & mask];
+            *slot = (*slot).max(new_rank);
+        }
+        Dense::from_registers(out)
+    }
+
+    /// Appends the registers packed six bits each, least significant bit first (Redis's layout).
+    pub(crate) fn write_packed(&self, out: &mut Vec<u8>) {
+        pack_registers(&self.registers, out);
+    }
+
+    /// Reads packed registers for precision `precision`, rejecting impossible values.
+    pub(crate) fn read_packed(bytes: &[u8], precision: u8, what: &'static str) -> Result<Self> {
+        let m = 1usize << precision;
+        let expected = packed_len(precision);
+        if bytes.len() != expected {
+            return Err(Error::LengthMismatch {
+                what,
+                declared: expected as u64,
+                actual: bytes.len() as u64,
+            });
+        }
+        let max = max_rank(precision);
+        let mut registers = vec![0u8; m].into_boxed_slice();
+        for (group, chunk) in bytes.chunks_exact(3).enumerate() {
+            // Three bytes hold four registers.
+            let word = u32::from(chunk[0]) | u32::from(chunk[1]) << 8 | u32::from(chunk[2]) << 16;
+            for j in 0..4 {
+                let value = ((word >> (6 * j)) & 0x3f) as u8;
+                let index = group * 4 + j;
+                if value > max {
+                    return Err(Error::RegisterOutOfRange {
+                        index: index as u32,
+                        value,
+                        max,
+                    });
+                }
+                registers[index] = value;
+            }
+        }
+        Ok(Dense::from_registers(registers))
+    }
+}
+
+/// Rank at a coarser precision of an item whose register index had `moved` (the index bits that
+/// leave the index) and whose rank was `rank`, `shift` bits of precision lost.
+#[inline]
+pub(crate) fn fold_rank(moved: usize, rank: u8, shift: u8) -> u8 {
+    if moved != 0 {
+        1 + moved.trailing_zeros() as u8
+    } else {
+        rank + shift
+    }
+}
+
+/// Largest register value at `precision`: the rank word has `64 - p` bits plus the forced one.
+pub(crate) const fn max_rank(precision: u8) -> u8 {
+    65 - precision
+}
+
+/// Bytes of `2^precision` six-bit registers.
+pub(crate) const fn packed_len(precision: u8) -> usize {
+    ((1usize << precision) * DENSE_REGISTER_BITS as usize) / 8
+}
+
+/// Packs registers (each < 64) six bits each, least significant bit first.
+pub(crate) fn pack_registers(registers: &[u8], out: &mut Vec<u8>) {
+    out.reserve(registers.len() * 3 / 4);
+    for four in registers.chunks_exact(4) {
+        let word = u32::from(four[0] & 63)
+            | u32::from(four[1] & 63) << 6
+            | u32::from(four[2] & 63) << 12
+            | u32::from(four[3] & 63) << 18;
+        out.extend_from_slice(&word.to_le_bytes()[..3]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_round_trips() {
+        let regs: Vec<u8> = (0..1024u32).map(|i| (i * 7 % 52) as u8).collect();
+        let mut packed = Vec::new();
+        pack_registers(&regs, &mut packed);
+        assert_eq!(packed.len(), packed_len(10));
+        let dense = Dense::read_packed(&packed, 10, "t").unwrap();
+        assert_eq!(dense.registers(), &regs[..]);
+    }
+
+    #[test]
+    fn histogram_tracks_inserts_and_merges() {
+        let mut a = Dense::new(8);
+        assert!(a.raise(3, 5));
+        assert!(!a.raise(3, 4));
+        assert_eq!(a.histogram(), a.count_histogram());
+        let mut other = vec![0u8; 256];
+        other[7] = 9;
+        assert!(a.merge_registers(&other));
+        assert!(!a.merge_registers(&other));
+        assert_eq!(a.histogram()[9], 1);
+        assert_eq!(a.histogram()[5], 1);
+        assert_eq!(a.nonzero(), 2);
+    }
+
+    #[test]
+    fn rejects_impossible_register_values() {
+        let regs = vec![63u8; 16];
+        let mut packed = Vec::new();
+        pack_registers(&regs, &mut packed);
+        assert!(matches!(
+            Dense::read_packed(&packed, 4, "t"),
+            Err(Error::RegisterOutOfRange {
+                index: 0,
+                value: 63,
+                max: 61
+            })
+        ));
+    }
+}

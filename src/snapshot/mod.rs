@@ -1,0 +1,440 @@
+//! Snapshot format v1: the envelope an edge sender ships to the merge server.
+//!
+//! An envelope carries one sender's state of many named sketches: who sent it (a 128-bit replica
+//! id), which of its envelopes it is (a sequence number; a retry resends the same bytes, which is
+//! what makes applying it exactly once possible), when it was made, and the entries. All of it is
+//! little-endian and closed by a CRC-32C; docs/FORMAT.md documents every byte.
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     magic "ESKT"
+//! 4       2     format version (1)
+//! 6       2     flags (reserved, zero)
+//! 8       4     total length of the envelope in bytes, checksum included
+//! 12      16    replica id
+//! 28      8     sequence number
+//! 36      8     creation time, milliseconds since the Unix epoch
+//! 44      4     entry count
+//! 48      ...   entries, keys in strictly ascending byte order:
+//!               varint key length, key (UTF-8, 1..=1024 bytes), family id (u8),
+//!               varint params length, params, varint payload length, payload
+//! end-4   4     CRC-32C (Castagnoli) of every byte before it
+//! ```
+//!
+//! Decoding checks, in this order, so that each failure gets the most precise error: magic,
+//! version, flags, total length against the input, checksum, then the framing of every entry
+//! (lengths within bounds before anything is allocated, keys valid and ordered, count matching).
+//! [`SnapshotView::parse`] stops there and lends out the entries without decoding them (an unknown
+//! family is still listed); [`Snapshot::decode`] also decodes every payload, and fails with
+//! [`Error::UnknownFamily`] for a family this build does not know.
+//!
+//! The snapshot module dispatches on family ids; families never depend on it.
+//!
+//! ```
+//! use edgesketch::{HyperLogLog, ReplicaId, Snapshot};
+//!
+//! let mut visitors = HyperLogLog::default();
+//! visitors.insert(b"user-1");
+//! let mut snapshot = Snapshot::new(ReplicaId([7; 16]), 1, 1_764_000_000_000);
+//! snapshot.insert("visitors:home", visitors)?;
+//! let bytes = snapshot.encode();
+//!
+//! let back = Snapshot::decode(&bytes)?;
+//! assert_eq!(back.sequence, 1);
+//! assert_eq!(back.get("visitors:home").and_then(|s| s.as_hyperloglog()).unwrap().estimate().value, 1.0);
+//! # Ok::<(), edgesketch::Error>(())
+//! ```
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::HyperLogLog;
+use crate::codec::{self, FamilyCodec, Reader};
+use crate::error::{Error, Result};
+use crate::wire::{self, CHECKSUM_LEN, ENVELOPE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN};
+
+const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+
+/// A sender's random 128-bit identity.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ReplicaId(pub [u8; 16]);
+
+impl fmt::Display for ReplicaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ReplicaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReplicaId({self})")
+    }
+}
+
+/// The sketch families the format knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Family {
+    /// [`HyperLogLog`], family id 1.
+    HyperLogLog,
+}
+
+impl Family {
+    /// The family id on the wire.
+    pub const fn id(self) -> u8 {
+        match self {
+            Family::HyperLogLog => wire::family::HYPERLOGLOG,
+        }
+    }
+
+    /// The family with this id, if this build knows it.
+    pub const fn from_id(id: u8) -> Option<Family> {
+        match id {
+            wire::family::HYPERLOGLOG => Some(Family::HyperLogLog),
+            _ => None,
+        }
+    }
+
+    /// A short lowercase name (`"hyperloglog"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Family::HyperLogLog => "hyperloglog",
+        }
+    }
+}
+
+/// A sketch of any family, as held in a snapshot.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Sketch {
+    /// A distinct counter.
+    HyperLogLog(HyperLogLog),
+}
+
+impl Sketch {
+    /// The sketch's family.
+    pub fn family(&self) -> Family {
+        match self {
+            Sketch::HyperLogLog(_) => Family::HyperLogLog,
+        }
+    }
+
+    /// The HyperLogLog inside, if that is the family.
+    pub fn as_hyperloglog(&self) -> Option<&HyperLogLog> {
+        match self {
+            Sketch::HyperLogLog(h) => Some(h),
+        }
+    }
+
+    /// Merges a sketch of the same family in.
+    pub fn merge(&mut self, other: &Sketch) -> Result<()> {
+        match (self, other) {
+            (Sketch::HyperLogLog(a), Sketch::HyperLogLog(b)) => a.merge(b),
+        }
+    }
+
+    fn encode_parts(&self, params: &mut Vec<u8>, payload: &mut Vec<u8>) {
+        match self {
+            Sketch::HyperLogLog(h) => {
+                h.encode_params(params);
+                h.encode_payload(payload);
+            }
+        }
+    }
+
+    fn decode(family: u8, params: &[u8], payload: &[u8]) -> Result<Sketch> {
+        match Family::from_id(family) {
+            Some(Family::HyperLogLog) => {
+                HyperLogLog::decode_parts(params, payload).map(Sketch::HyperLogLog)
+            }
+            None => Err(Error::UnknownFamily { id: family }),
+        }
+    }
+}
+
+impl From<HyperLogLog> for Sketch {
+    fn from(h: HyperLogLog) -> Self {
+        Sketch::HyperLogLog(h)
+    }
+}
+
+/// A decoded envelope: header fields and named sketches (ordered by key).
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// The sender.
+    pub replica: ReplicaId,
+    /// The sender's sequence number of this envelope.
+    pub sequence: u64,
+    /// When the sender made it, milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    entries: BTreeMap<String, Sketch>,
+}
+
+/// Checks a key against the format's rules.
+pub fn validate_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::EmptyKey);
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::KeyTooLong {
+            len: key.len(),
+            max: MAX_KEY_LEN,
+        });
+    }
+    Ok(())
+}
+
+impl Snapshot {
+    /// An envelope with no entries yet.
+    pub fn new(replica: ReplicaId, sequence: u64, created_ms: u64) -> Self {
+        Snapshot {
+            replica,
+            sequence,
+            created_ms,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// Adds or replaces the sketch under `key` (1..=1024 bytes of UTF-8); returns the one replaced.
+    pub fn insert(
+        &mut self,
+        key: impl Into<String>,
+        sketch: impl Into<Sketch>,
+    ) -> Result<Option<Sketch>> {
+        let key = key.into();
+        validate_key(&key)?;
+        Ok(self.entries.insert(key, sketch.into()))
+    }
+
+    /// The sketch under `key`.
+    pub fn get(&self, key: &str) -> Option<&Sketch> {
+        self.entries.get(key)
+    }
+
+    /// The sketch under `key`, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Sketch> {
+        self.entries.get_mut(key)
+    }
+
+    /// Removes and returns the sketch under `key`.
+    pub fn remove(&mut self, key: &str) -> Option<Sketch> {
+        self.entries.remove(key)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Sketch)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The envelope bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(ENVELOPE_HEADER_LEN + CHECKSUM_LEN + 64 * self.len());
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes()); // total length, patched below
+        out.extend_from_slice(&self.replica.0);
+        out.extend_from_slice(&self.sequence.to_le_bytes());
+        out.extend_from_slice(&self.created_ms.to_le_bytes());
+        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        let (mut params, mut payload) = (Vec::new(), Vec::new());
+        for (key, sketch) in &self.entries {
+            params.clear();
+            payload.clear();
+            sketch.encode_parts(&mut params, &mut payload);
+            codec::put_length_prefixed(&mut out, key.as_bytes());
+            out.push(sketch.family().id());
+            codec::put_length_prefixed(&mut out, &params);
+            codec::put_length_prefixed(&mut out, &payload);
+        }
+        let total = (out.len() + CHECKSUM_LEN) as u32;
+        out[8..12].copy_from_slice(&total.to_le_bytes());
+        let crc = CRC32C.checksum(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Decodes an envelope and every sketch in it.
+    pub fn decode(bytes: &[u8]) -> Result<Snapshot> {
+        let view = SnapshotView::parse(bytes)?;
+        let mut snapshot = Snapshot::new(view.replica, view.sequence, view.created_ms);
+        for entry in view.entries() {
+            snapshot
+                .entries
+                .insert(String::from(entry.key), entry.decode()?);
+        }
+        Ok(snapshot)
+    }
+}
+
+/// An envelope whose framing and checksum are verified, with entries still encoded.
+#[derive(Clone, Copy, Debug)]
+pub struct SnapshotView<'a> {
+    /// The sender.
+    pub replica: ReplicaId,
+    /// The sender's sequence number of this envelope.
+    pub sequence: u64,
+    /// When the sender made it, milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    entry_count: u32,
+    entries: &'a [u8],
+}
+
+/// One entry of a [`SnapshotView`], not yet decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct RawEntry<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// The family id as written (possibly one this build does not know).
+    pub family_id: u8,
+    /// The family's parameters.
+    pub params: &'a [u8],
+    /// The family's state.
+    pub payload: &'a [u8],
+}
+
+impl RawEntry<'_> {
+    /// The family, if this build knows it.
+    pub fn family(&self) -> Option<Family> {
+        Family::from_id(self.family_id)
+    }
+
+    /// Decodes the sketch.
+    pub fn decode(&self) -> Result<Sketch> {
+        Sketch::decode(self.family_id, self.params, self.payload)
+    }
+}
+
+impl<'a> SnapshotView<'a> {
+    /// Verifies header, checksum and entry framing.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let mut r = Reader::new(bytes);
+        let magic: [u8; 4] = r.array("snapshot magic")?;
+        if magic != MAGIC {
+            return Err(Error::BadMagic {
+                expected: MAGIC,
+                found: magic,
+            });
+        }
+        let version = r.u16_le("snapshot version")?;
+        if version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let flags = r.u16_le("snapshot flags")?;
+        if flags != 0 {
+            return Err(Error::UnsupportedFlags { flags });
+        }
+        let total = r.u32_le("snapshot length")? as usize;
+        if total < ENVELOPE_HEADER_LEN + CHECKSUM_LEN {
+            return Err(Error::LengthMismatch {
+                what: "snapshot length field",
+                declared: total as u64,
+                actual: bytes.len() as u64,
+            });
+        }
+        if total > bytes.len() {
+            return Err(Error::Truncated {
+                what: "snapshot",
+                offset: 0,
+                needed: total,
+                available: bytes.len(),
+            });
+        }
+        if total < bytes.len() {
+            return Err(Error::TrailingBytes {
+                what: "snapshot",
+                count: bytes.len() - total,
+            });
+        }
+        let (body, stored) = bytes.split_at(total - CHECKSUM_LEN);
+        let stored = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+        let computed = CRC32C.checksum(body);
+        if stored != computed {
+            return Err(Error::ChecksumMismatch { stored, computed });
+        }
+
+        let mut r = Reader::new(body);
+        r.bytes(12, "snapshot header")?;
+        let replica = ReplicaId(r.array("snapshot replica id")?);
+        let sequence = r.u64_le("snapshot sequence")?;
+        let created_ms = r.u64_le("snapshot creation time")?;
+        let entry_count = r.u32_le("snapshot entry count")?;
+        if (entry_count as usize).saturating_mul(wire::MIN_ENTRY_LEN) > r.remaining() {
+            return Err(Error::LengthMismatch {
+                what: "snapshot entry count (entries of at least 5 bytes)",
+                declared: u64::from(entry_count),
+                actual: (r.remaining() / wire::MIN_ENTRY_LEN) as u64,
+            });
+        }
+        let entries = &body[r.position()..];
+        let view = SnapshotView {
+            replica,
+            sequence,
+            created_ms,
+            entry_count,
+            entries,
+        };
+        // Walk the framing once; `entries()` can then lend them out without failing.
+        let mut r = Reader::new(entries);
+        let mut previous: Option<&str> = None;
+        for index in 0..entry_count {
+            let entry = read_entry(&mut r)?;
+            if previous.is_some_and(|p| p.as_bytes() >= entry.key.as_bytes()) {
+                return Err(Error::KeyOrder { entry: index });
+            }
+            previous = Some(entry.key);
+        }
+        r.finish("snapshot entries")?;
+        Ok(view)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entry_count as usize
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entry_count == 0
+    }
+
+    /// The entries in key order.
+    pub fn entries(&self) -> impl Iterator<Item = RawEntry<'a>> + 'a {
+        let mut r = Reader::new(self.entries);
+        // Framing was verified by `parse`, so reads cannot fail; stop quietly if one did.
+        (0..self.entry_count).map_while(move |_| read_entry(&mut r).ok())
+    }
+}
+
+fn read_entry<'a>(r: &mut Reader<'a>) -> Result<RawEntry<'a>> {
+    let key_bytes = r.length_prefixed("snapshot entry key")?;
+    let key = core::str::from_utf8(key_bytes).map_err(|_| Error::KeyNotUtf8)?;
+    validate_key(key)?;
+    let family_id = r.u8("snapshot entry family")?;
+    let params = r.length_prefixed("snapshot entry params")?;
+    let payload = r.length_prefixed("snapshot entry payload")?;
+    Ok(RawEntry {
+        key,
+        family_id,
+        params,
+        payload,
+    })
+}

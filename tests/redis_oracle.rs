@@ -1,0 +1,187 @@
+//! A live Redis is the oracle: our strings must mean to Redis what its own mean, and the other way
+//! round. Starts `redis-server` on a free 127.0.0.1 port (see `common`); fails, never skips, if
+//! Redis is missing.
+
+mod common;
+
+use common::{RedisServer, items};
+use edgesketch::HyperLogLog;
+use redis::Connection;
+
+const SIZES: [usize; 10] = [0, 1, 3, 10, 100, 1000, 2500, 5000, 20_000, 200_000];
+const SEEDS: [u64; 3] = [1, 2, 3];
+
+fn pfadd(con: &mut Connection, key: &str, items: &[String]) {
+    redis::cmd("DEL").arg(key).exec(con).unwrap();
+    // An empty PFADD still creates the key, as an empty HyperLogLog.
+    if items.is_empty() {
+        redis::cmd("PFADD").arg(key).exec(con).unwrap();
+    }
+    for chunk in items.chunks(2000) {
+        redis::cmd("PFADD").arg(key).arg(chunk).exec(con).unwrap();
+    }
+}
+
+fn pfcount(con: &mut Connection, key: &str) -> u64 {
+    redis::cmd("PFCOUNT").arg(key).query(con).unwrap()
+}
+
+fn get(con: &mut Connection, key: &str) -> Vec<u8> {
+    redis::cmd("GET").arg(key).query(con).unwrap()
+}
+
+fn set(con: &mut Connection, key: &str, bytes: &[u8]) {
+    redis::cmd("SET").arg(key).arg(bytes).exec(con).unwrap();
+}
+
+fn sketch(p: u8, items: &[String]) -> HyperLogLog {
+    let mut h = HyperLogLog::new(p).unwrap();
+    for item in items {
+        h.insert(item.as_bytes());
+    }
+    h
+}
+
+#[test]
+fn redis_agrees_with_us_on_counts_registers_and_merges() {
+    let server = RedisServer::start();
+    let mut con = server.connect();
+    for &n in &SIZES {
+        for &seed in &SEEDS {
+            let members = items(seed, n);
+            let ours = sketch(14, &members);
+            let ctx = format!("n={n} seed={seed}");
+
+            // Our bytes, SET into Redis, count as our Redis-mode estimate.
+            let exported = ours.to_redis().unwrap();
+            set(&mut con, "ours", &exported);
+            assert_eq!(
+                pfcount(&mut con, "ours"),
+                ours.redis_estimate(),
+                "{ctx}: PFCOUNT of our bytes"
+            );
+
+            // Redis's own sketch of the same members counts the same and has the same registers.
+            pfadd(&mut con, "theirs", &members);
+            assert_eq!(
+                pfcount(&mut con, "theirs"),
+                ours.redis_estimate(),
+                "{ctx}: PFCOUNT of PFADD"
+            );
+            let imported = HyperLogLog::from_redis(&get(&mut con, "theirs")).unwrap();
+            assert_eq!(
+                imported.registers(),
+                ours.registers(),
+                "{ctx}: registers of GET"
+            );
+            assert_eq!(imported.redis_estimate(), ours.redis_estimate(), "{ctx}");
+
+            // PFMERGE of our bytes with a Redis-built key equals our merge.
+            let others = items(seed + 100, n / 2 + 1);
+            pfadd(&mut con, "redis-built", &others);
+            redis::cmd("DEL").arg("merged").exec(&mut con).unwrap();
+            redis::cmd("PFMERGE")
+                .arg("merged")
+                .arg("ours")
+                .arg("redis-built")
+                .exec(&mut con)
+                .unwrap();
+            let mut merged = ours.clone();
+            merged.merge(&sketch(14, &others)).unwrap();
+            let from_redis = HyperLogLog::from_redis(&get(&mut con, "merged")).unwrap();
+            assert_eq!(
+                from_redis.registers(),
+                merged.registers(),
+                "{ctx}: PFMERGE registers"
+            );
+            assert_eq!(
+                pfcount(&mut con, "merged"),
+                merged.redis_estimate(),
+                "{ctx}: PFMERGE count"
+            );
+            // Multi-key PFCOUNT merges on the fly.
+            let union: u64 = redis::cmd("PFCOUNT")
+                .arg("ours")
+                .arg("redis-built")
+                .query(&mut con)
+                .unwrap();
+            assert_eq!(union, merged.redis_estimate(), "{ctx}: PFCOUNT of two keys");
+        }
+    }
+}
+
+#[test]
+fn redis_keeps_working_on_our_strings() {
+    // PFADD onto a string we wrote: Redis must parse our sparse opcodes and update them in place.
+    let server = RedisServer::start();
+    let mut con = server.connect();
+    for &n in &[0usize, 1, 10, 100, 1000, 5000] {
+        let first = items(7, n);
+        let second = items(8, n + 3);
+        let mut ours = sketch(14, &first);
+        set(&mut con, "k", &ours.to_redis().unwrap());
+        for chunk in second.chunks(1000) {
+            redis::cmd("PFADD")
+                .arg("k")
+                .arg(chunk)
+                .exec(&mut con)
+                .unwrap();
+        }
+        for item in &second {
+            ours.insert(item.as_bytes());
+        }
+        let back = HyperLogLog::from_redis(&get(&mut con, "k")).unwrap();
+        assert_eq!(back.registers(), ours.registers(), "n={n}");
+        assert_eq!(pfcount(&mut con, "k"), ours.redis_estimate(), "n={n}");
+    }
+}
+
+#[test]
+fn finer_precisions_fold_to_what_redis_builds() {
+    let server = RedisServer::start();
+    let mut con = server.connect();
+    for &p in &[15u8, 16, 18] {
+        for &n in &[1usize, 100, 3000, 50_000] {
+            let members = items(u64::from(p), n);
+            let ours = sketch(p, &members);
+            pfadd(&mut con, "theirs", &members);
+            let theirs = HyperLogLog::from_redis(&get(&mut con, "theirs")).unwrap();
+            assert_eq!(
+                ours.fold(14).unwrap().registers(),
+                theirs.registers(),
+                "p={p} n={n}"
+            );
+            set(&mut con, "ours", &ours.to_redis().unwrap());
+            assert_eq!(
+                pfcount(&mut con, "ours"),
+                ours.redis_estimate(),
+                "p={p} n={n}"
+            );
+            assert_eq!(
+                pfcount(&mut con, "theirs"),
+                ours.redis_estimate(),
+                "p={p} n={n}"
+            );
+        }
+    }
+}
+
+#[test]
+fn numbers_as_decimal_text_match_redis() {
+    // Redis arguments are strings: PFADD k 42 hashes "42".
+    let server = RedisServer::start();
+    let mut con = server.connect();
+    redis::cmd("DEL").arg("nums").exec(&mut con).unwrap();
+    let mut ours = HyperLogLog::default();
+    for i in 0..3000u64 {
+        redis::cmd("PFADD")
+            .arg("nums")
+            .arg(i)
+            .exec(&mut con)
+            .unwrap();
+        ours.insert(i.to_string().as_bytes());
+    }
+    assert_eq!(pfcount(&mut con, "nums"), ours.redis_estimate());
+    let theirs = HyperLogLog::from_redis(&get(&mut con, "nums")).unwrap();
+    assert_eq!(theirs.registers(), ours.registers());
+}
