@@ -52,9 +52,11 @@ fn insert(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("edgesketch", n), &strings, |b, ks| {
             b.iter(|| ours_of(ks))
         });
-        g.bench_with_input(BenchmarkId::new("cardinality-estimator", n), &strings, |b, ks| {
-            b.iter(|| ce_of(ks))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("cardinality-estimator", n),
+            &strings,
+            |b, ks| b.iter(|| ce_of(ks)),
+        );
         g.bench_with_input(BenchmarkId::new("hyperloglogplus", n), &strings, |b, ks| {
             b.iter(|| hllp_of(ks))
         });
@@ -107,7 +109,11 @@ fn merge(c: &mut Criterion) {
         });
         let (ca, cb) = (ce_of(&a), ce_of(&b));
         g.bench_function("cardinality-estimator", |bench| {
-            bench.iter_batched_ref(|| ca.clone(), |x| x.merge(black_box(&cb)), BatchSize::SmallInput)
+            bench.iter_batched_ref(
+                || ca.clone(),
+                |x| x.merge(black_box(&cb)),
+                BatchSize::SmallInput,
+            )
         });
         let (ha, hb) = (hllp_of(&a), hllp_of(&b));
         g.bench_function("hyperloglogplus", |bench| {
@@ -127,7 +133,9 @@ fn estimate(c: &mut Criterion) {
     let other = ours_of(&keys("other-", 200_000));
     let mut g = c.benchmark_group("estimate_dense");
     dense.estimate();
-    g.bench_function("edgesketch/cached", |b| b.iter(|| black_box(&dense).estimate()));
+    g.bench_function("edgesketch/cached", |b| {
+        b.iter(|| black_box(&dense).estimate())
+    });
     g.bench_function("edgesketch/after_insert", |b| {
         b.iter_batched_ref(
             || {
@@ -153,7 +161,9 @@ fn estimate(c: &mut Criterion) {
         )
     });
     let ce = ce_of(&big);
-    g.bench_function("cardinality-estimator", |b| b.iter(|| black_box(&ce).estimate()));
+    g.bench_function("cardinality-estimator", |b| {
+        b.iter(|| black_box(&ce).estimate())
+    });
     let hllp = hllp_of(&big);
     g.bench_function("hyperloglogplus", |b| {
         b.iter_batched_ref(|| hllp.clone(), |h| h.count(), BatchSize::SmallInput)
@@ -163,12 +173,14 @@ fn estimate(c: &mut Criterion) {
     let small = ours_of(&keys("user-", 1000));
     let mut g = c.benchmark_group("estimate_sparse");
     small.estimate();
-    g.bench_function("edgesketch/cached", |b| b.iter(|| black_box(&small).estimate()));
+    g.bench_function("edgesketch/cached", |b| {
+        b.iter(|| black_box(&small).estimate())
+    });
     g.bench_function("edgesketch/uncached", |b| {
         b.iter_batched_ref(
             || {
                 let mut h = small.clone();
-                h.compact();
+                h.insert(b"one more");
                 h
             },
             |h| h.estimate(),
@@ -179,15 +191,23 @@ fn estimate(c: &mut Criterion) {
 }
 
 fn codec(c: &mut Criterion) {
-    for (name, n) in [("sparse_1000", 1000usize), ("sparse_5000", 5000), ("dense", 200_000)] {
+    for (name, n) in [
+        ("sparse_1000", 1000usize),
+        ("sparse_5000", 5000),
+        ("dense", 200_000),
+    ] {
         let h = ours_of(&keys("user-", n));
         let bytes = h.to_bytes();
         let redis = h.to_redis().unwrap();
         let mut g = c.benchmark_group(format!("codec_{name}"));
         g.bench_function("to_bytes", |b| b.iter(|| black_box(&h).to_bytes()));
-        g.bench_function("from_bytes", |b| b.iter(|| HyperLogLog::from_bytes(black_box(&bytes)).unwrap()));
+        g.bench_function("from_bytes", |b| {
+            b.iter(|| HyperLogLog::from_bytes(black_box(&bytes)).unwrap())
+        });
         g.bench_function("to_redis", |b| b.iter(|| black_box(&h).to_redis().unwrap()));
-        g.bench_function("from_redis", |b| b.iter(|| HyperLogLog::from_redis(black_box(&redis)).unwrap()));
+        g.bench_function("from_redis", |b| {
+            b.iter(|| HyperLogLog::from_redis(black_box(&redis)).unwrap())
+        });
         g.finish();
     }
 }

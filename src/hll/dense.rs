@@ -46,6 +46,11 @@ impl Dense {
         &self.registers
     }
 
+    /// Heap bytes of this value when boxed: registers plus the struct (with its histogram).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.registers.len() + core::mem::size_of::<Self>()
+    }
+
     /// Raises register `index` to `rank`; true if it changed.
     #[inline]
     pub(crate) fn raise(&mut self, index: usize, rank: u8) -> bool {

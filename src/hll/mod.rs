@@ -7,48 +7,54 @@
 //! it if larger. Precision `p` runs from 4 to 18; 14 (16384 registers) is the default and the only
 //! one Redis stores.
 //!
-//! # Two representations
-//! - **Sparse** (small cardinalities): the distinct hashes themselves, as sorted keys of up to 32
-//!   hash bits (the register index plus extra bits, see `sparse`), Rice-coded in about
-//!   `log2(2^bits / n) + 1.5` bits each, with a small buffer of recent inserts. The estimate is a
-//!   plain count while collisions among the keys are improbable (the estimate says `exact`), then
-//!   linear counting over the `2^bits` key space. When the coded keys would outgrow the dense size,
-//!   the sketch drops key bits one at a time (never below `p + 4`), and past that it turns dense.
-//! - **Dense**: one byte per register. The estimate is Otmar Ertl's improved estimator
-//!   (arXiv:1702.01284), computed in the same floating point steps as Redis's `hllCount`.
+//! # Three representations, one set of registers
+//! - **Small** (up to `3m/16` items: 3072 at p = 14): the distinct keys themselves, 32 hash bits
+//!   each (the register index plus extra bits, see `sparse`), in an open-addressing hash set. The
+//!   estimate is the count of keys, reported `exact` while a collision among them is improbable,
+//!   then linear counting over the `2^32` key space.
+//! - **Mid** (up to `5m/4` items: 20,480): the registers plus a bitmap of which `p + 3`-bit keys
+//!   occur; the estimate is linear counting over the `2^(p+3)` keys.
+//! - **Dense**: the registers alone, one byte each. The estimate is Otmar Ertl's improved
+//!   estimator (arXiv:1702.01284), computed in the same floating point steps as Redis's `hllCount`.
 //!
-//! Both give the same registers for the same items, so Redis export, merge and the Redis-mode
-//! count do not depend on the representation.
+//! Every insert is O(1) in all three; a duplicate changes nothing (and keeps the cached estimate).
+//! All three give the same registers for the same items, so Redis export, merges and the
+//! Redis-mode count do not depend on the representation.
 //!
 //! # Error
-//! | range (p = 14)            | representation | relative standard error          |
-//! |---------------------------|----------------|----------------------------------|
-//! | n up to ~2,900            | sparse, 32-bit keys | exact count (collision risk < 0.1 %) |
-//! | n up to ~20,000           | sparse, 18..32-bit keys | linear counting, 0.01 %–0.2 % |
-//! | beyond                    | dense          | 1.04 / sqrt(m) = 0.81 %          |
+//! Relative standard error, measured over 20 seeds (tests/accuracy.rs):
 //!
-//! [`HyperLogLog::estimate`] returns the value with its standard error and a 95 % interval, and
-//! caches it: a second call without inserts or merges in between is O(1).
+//! | items (p = 14)     | representation | standard error             | mean abs. error seen |
+//! |--------------------|----------------|----------------------------|----------------------|
+//! | 0 ..= ~2,900       | small          | exact (collision risk < 0.1 %) | 0                |
+//! | ~2,900 ..= 3,072   | small          | linear counting over 2^32  | < 0.001 %            |
+//! | 3,073 ..= 20,480   | mid            | ≈ 0.20 % (linear counting over 2^17) | 0.11–0.16 % |
+//! | beyond             | dense          | 1.04 / sqrt(m) = 0.81 %    | 0.5–0.7 %            |
+//!
+//! [`HyperLogLog::estimate`] returns the value with its standard error and a 95 % interval (never
+//! below the distinct keys or registers it certainly saw), and caches it: a second call without an
+//! insert or merge that changed something is O(1).
 //!
 //! # Memory
-//! Sparse: the coded keys (under the 12 KiB dense payload at p = 14; about 3.7 bytes per item at
-//! n = 1000) plus at most `m / 32` buffered inserts of 8 bytes. Dense: `m` bytes plus a 256-byte
-//! histogram. An empty sketch allocates nothing.
+//! Small: 4 bytes a slot, at most 3/4 full, at most `m` bytes (16 KiB at p = 14; 8 KiB at 1000
+//! items). Mid: `2m` (registers and bitmap, 32 KiB). Dense: `m` plus a 256-byte histogram. An
+//! empty sketch allocates nothing.
 //!
 //! # Merge
-//! Register-wise maximum, so merging is commutative, associative and idempotent. Sparse with
-//! sparse is the union of keys at the smaller key width. Sketches of different precision merge
-//! at the coarser one: the finer is folded down exactly (register `i` goes to `i mod 2^p'`, its
-//! rank recomputed from the index bits that move into the rank word), giving the registers the
-//! items would have produced at that precision.
+//! Register-wise maximum, so merging is commutative, associative and idempotent. Key-holding
+//! sketches merge as the union of their keys at the smaller key width. Sketches of different
+//! precision merge at the coarser one: the finer is folded down exactly (register `i` goes to
+//! `i mod 2^p'`, its rank recomputed from the index bits that move into the rank word), giving the
+//! registers the items would have produced at that precision.
 //!
 //! # Wire format (snapshot format v1, family id 1)
-//! Params: one byte, `p`. Payload: a tag, then either the sparse keys (`bits`, count, Rice
-//! stream) or the 6-bit packed registers in Redis's layout; docs/FORMAT.md has every byte. The
-//! encoding of a sparse sketch keeps as many key bits as fit in 80 % of the Redis string for
-//! the same registers (and never more than the dense payload), so a snapshot is never larger than
-//! what Redis stores; registers always survive exactly, and the decoded sketch reports the error of
-//! the key bits it kept.
+//! Params: one byte, `p`. Payload: a tag, then either the keys (`bits`, count, Rice-coded stream,
+//! about `log2(2^bits / n) + 1.5` bits a key) or the 6-bit packed registers in Redis's layout;
+//! docs/FORMAT.md has every byte. A key-holding sketch is written with as many key bits as fit in
+//! 80 % of the Redis string for the same registers (while Redis would store them sparse) and in the
+//! dense payload, so a snapshot is never larger than what Redis stores. Registers always survive
+//! exactly; a small sketch of a few hundred to ~1500 items loses key bits on the way (20 of 32 at
+//! 1000 items), and the decoded sketch reports the larger error that goes with them (≈ 0.05 %).
 //!
 //! # Redis
 //! [`HyperLogLog::to_redis`] writes a string Redis accepts for `SET` then `PFCOUNT`/`PFMERGE`
@@ -79,7 +85,9 @@
 
 mod dense;
 mod estimate;
+mod mid;
 pub(crate) mod redis;
+mod small;
 pub(crate) mod sparse;
 
 use alloc::boxed::Box;
@@ -97,19 +105,15 @@ use crate::wire::hll::{
 
 use dense::{Dense, packed_len};
 pub use estimate::Estimate;
-use sparse::{Entry, Layout, Sparse, hash_rank};
+use mid::Mid;
+use small::{Inserted, Small};
+use sparse::{Entry, Layout, StreamDecoder, hash_rank};
 
-/// Below this many extra key bits, linear counting over sparse keys is no better than the
-/// registers, so key bits are never dropped under it and such sketches estimate from registers.
-const LC_MIN_EXTRA_BITS: u8 = 4;
-/// Buffered sparse inserts never exceed `m / PENDING_DIVISOR` (8 bytes each: 8 KiB at p = 14).
-/// Each merge of the buffer re-codes every key, so a larger buffer makes inserts cheaper.
-const PENDING_DIVISOR: usize = 16;
-/// ... nor a quarter of the coded keys, but may always reach this.
-const PENDING_MIN: usize = 32;
-/// When growth pushes the sparse keys over the dense size, key bits are dropped until they fit in
-/// all but `1 / HEADROOM` of it.
-const HEADROOM: usize = 8;
+/// Key bits of the mid representation's bitmap beyond `p`: a `2^(p+3)`-bit map is `m` bytes, as
+/// large as the registers.
+const MID_EXTRA_BITS: u8 = 3;
+/// Fewer key bits than `p + 2` make the bitmap no better than the registers.
+const MID_MIN_EXTRA_BITS: u8 = 2;
 /// Bytes of a bare sketch before its payload: version, family, params length, `p`.
 const BARE_OVERHEAD: usize = 4;
 
@@ -122,8 +126,48 @@ pub struct HyperLogLog {
 
 #[derive(Clone)]
 enum Repr {
-    Sparse(Sparse),
+    Small(Small),
+    Mid(Box<Mid>),
     Dense(Box<Dense>),
+}
+
+/// Slots the small set may grow to: `m / 4` four-byte slots, the registers' size.
+fn small_max_slots(p: u8) -> u32 {
+    (1u32 << p) / 4
+}
+
+/// Keys past which the mid representation turns dense: its keys would no longer be expected to
+/// fit the dense payload when written (Rice coding costs about `log2(8m / n) + 1.85` bits a key).
+fn mid_max_count(p: u8) -> u64 {
+    (1u64 << p) * 5 / 4
+}
+
+fn empty_small(p: u8, bits: u8) -> Repr {
+    Repr::Small(Small::new(Layout { p, bits }, small_max_slots(p)))
+}
+
+/// The representation for sorted, deduplicated entries: small while they fit, then mid (with at
+/// least `p + 2` key bits, keeping at most `p + 3`) while not too many, else dense.
+fn repr_from_entries(entries: &[Entry], layout: Layout) -> Repr {
+    let p = layout.p;
+    if let Some(set) = Small::from_entries(layout, entries, small_max_slots(p)) {
+        return Repr::Small(set);
+    }
+    if layout.bits >= p + MID_MIN_EXTRA_BITS {
+        let to = Layout {
+            p,
+            bits: layout.bits.min(p + MID_EXTRA_BITS),
+        };
+        let mut mid = Mid::new(to);
+        for &e in entries {
+            mid.insert_entry(layout.convert(e, to));
+        }
+        if mid.count() <= mid_max_count(p) {
+            return Repr::Mid(Box::new(mid));
+        }
+        return Repr::Dense(Box::new(mid.dense));
+    }
+    Repr::Dense(Box::new(dense_from_entries(entries, layout)))
 }
 
 impl HyperLogLog {
@@ -139,10 +183,7 @@ impl HyperLogLog {
         check_precision(precision)?;
         Ok(Self::with_repr(
             precision,
-            Repr::Sparse(Sparse::empty(Layout {
-                p: precision,
-                bits: MAX_SPARSE_PRECISION,
-            })),
+            empty_small(precision, MAX_SPARSE_PRECISION),
         ))
     }
 
@@ -164,15 +205,16 @@ impl HyperLogLog {
         1 << self.precision
     }
 
-    /// Whether the sketch is in its sparse (small-cardinality) representation.
+    /// Whether the sketch still holds its items' keys (small or mid range), not only registers.
     pub fn is_sparse(&self) -> bool {
-        matches!(self.repr, Repr::Sparse(_))
+        !matches!(self.repr, Repr::Dense(_))
     }
 
-    /// Hash bits per sparse key (`p` to 32), or `None` when dense.
+    /// Hash bits per key while the sketch holds keys (`p` to 32), `None` once dense.
     pub fn sparse_key_bits(&self) -> Option<u8> {
         match &self.repr {
-            Repr::Sparse(s) => Some(s.layout.bits),
+            Repr::Small(s) => Some(s.layout.bits),
+            Repr::Mid(m) => Some(m.layout.bits),
             Repr::Dense(_) => None,
         }
     }
@@ -180,7 +222,8 @@ impl HyperLogLog {
     /// Whether nothing was inserted or merged in.
     pub fn is_empty(&self) -> bool {
         match &self.repr {
-            Repr::Sparse(s) => s.count == 0 && s.pending.is_empty(),
+            Repr::Small(s) => s.len() == 0,
+            Repr::Mid(m) => m.count() == 0,
             Repr::Dense(d) => d.nonzero() == 0,
         }
     }
@@ -188,8 +231,9 @@ impl HyperLogLog {
     /// Heap bytes held by the sketch.
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
-            Repr::Sparse(s) => s.heap_bytes(),
-            Repr::Dense(d) => core::mem::size_of::<Dense>() + d.registers().len(),
+            Repr::Small(s) => s.heap_bytes(),
+            Repr::Mid(m) => m.heap_bytes(),
+            Repr::Dense(d) => d.heap_bytes(),
         }
     }
 
@@ -203,88 +247,40 @@ impl HyperLogLog {
     /// [`crate::hash::hash_item`] of the item; any well-mixed 64-bit hash works for counting.
     #[inline]
     pub fn insert_hash(&mut self, hash: u64) {
-        match &mut self.repr {
+        let changed = match &mut self.repr {
             Repr::Dense(d) => {
                 let index = (hash & ((1u64 << self.precision) - 1)) as usize;
-                if d.raise(index, hash_rank(hash, self.precision)) {
-                    self.cache.clear();
+                d.raise(index, hash_rank(hash, self.precision))
+            }
+            Repr::Mid(m) => {
+                let changed = m.insert_hash(hash);
+                if changed && m.count() > mid_max_count(self.precision) {
+                    self.repr = Repr::Dense(Box::new(m.dense.clone()));
+                }
+                changed
+            }
+            Repr::Small(s) => {
+                let e = s.layout.entry_for_hash(hash);
+                match s.insert(e) {
+                    Inserted::Unchanged => false,
+                    Inserted::Changed => true,
+                    Inserted::Full => {
+                        let layout = s.layout;
+                        let mut entries = s.entries();
+                        entries.push(e);
+                        sparse::sort_dedup(&mut entries);
+                        self.repr = repr_from_entries(&entries, layout);
+                        true
+                    }
                 }
             }
-            Repr::Sparse(s) => {
-                s.pending.push(s.layout.entry_for_hash(hash));
-                self.cache.clear();
-                let cap = (s.count as usize / 4)
-                    .min((1usize << self.precision) / PENDING_DIVISOR)
-                    .max(PENDING_MIN);
-                if s.pending.len() >= cap {
-                    self.flush_pending();
-                }
-            }
+        };
+        if changed {
+            self.cache.clear();
         }
     }
 
-    /// Folds buffered inserts into the compact form and releases spare capacity.
-    pub fn compact(&mut self) {
-        self.flush_pending();
-        if let Repr::Sparse(s) = &mut self.repr {
-            s.stream.shrink_to_fit();
-            s.pending = Vec::new();
-        }
-    }
-
-    /// Merges the insert buffer into the coded keys, and drops key bits or turns dense if they
-    /// outgrew the dense size.
-    fn flush_pending(&mut self) {
-        let p = self.precision;
-        let Repr::Sparse(s) = &mut self.repr else {
-            return;
-        };
-        let len = s.merge_pending();
-        if len > stream_budget(dense_payload_len(p), s.count as usize) {
-            let (entries, layout) = (s.entries(), s.layout);
-            let buffer = core::mem::take(&mut s.pending);
-            // Growing: drop enough key bits to leave room for more inserts, so that this does not
-            // repeat at every merge of the buffer.
-            self.set_sparse(&entries, layout, HEADROOM);
-            if let Repr::Sparse(s) = &mut self.repr {
-                s.pending = buffer;
-            }
-        }
-    }
-
-    /// Installs sorted, deduplicated entries: sparse with as many key bits as fit under the dense
-    /// size less `1/headroom` of it (0: no headroom), down to `p + 4`, else dense.
-    fn set_sparse(&mut self, entries: &[Entry], layout: Layout, headroom: usize) {
-        let p = self.precision;
-        let floor = if layout.bits >= p + LC_MIN_EXTRA_BITS {
-            p + LC_MIN_EXTRA_BITS
-        } else {
-            layout.bits
-        };
-        let budget = stream_budget(dense_payload_len(p), entries.len());
-        let bits = match headroom {
-            0 => fit(entries, layout, budget, floor),
-            h => fit(entries, layout, budget - budget / h, floor)
-                .or_else(|| fit(entries, layout, budget, floor)),
-        };
-        self.repr = match bits {
-            Some(bits) if bits == layout.bits => {
-                Repr::Sparse(Sparse::from_entries(entries, layout))
-            }
-            Some(bits) => {
-                let to = Layout { p, bits };
-                Repr::Sparse(Sparse::from_entries(
-                    &sparse::convert_all(entries, layout, to),
-                    to,
-                ))
-            }
-            None => Repr::Dense(Box::new(dense_from_entries(entries, layout))),
-        };
-        self.cache.clear();
-    }
-
-    /// The estimate with its error. Cached: O(1) until the next insert or merge that changes the
-    /// sketch.
+    /// The estimate with its error. Cached: O(1) until an insert or merge changes the sketch.
     pub fn estimate(&self) -> Estimate {
         if let Some(e) = self.cache.get() {
             return e;
@@ -296,26 +292,24 @@ impl HyperLogLog {
 
     fn compute_estimate(&self) -> Estimate {
         let p = self.precision;
-        let histogram = match &self.repr {
-            Repr::Dense(d) => d.histogram(),
-            Repr::Sparse(s) => {
-                let bits = s.layout.bits;
-                if bits >= p + LC_MIN_EXTRA_BITS {
-                    let distinct = s.distinct();
-                    if estimate::expected_collisions(distinct, bits)
-                        < Estimate::EXACT_COLLISION_RISK
-                    {
-                        return Estimate::exact(distinct);
-                    }
-                    let value = estimate::linear_count(distinct, bits);
-                    let std_error = estimate::linear_count_std_error(value, bits);
-                    if std_error <= estimate::dense_std_error(p) {
-                        return Estimate::approximate(value, std_error, distinct);
-                    }
-                }
-                sparse_histogram(&s.entries(), s.layout)
-            }
+        let keys = match &self.repr {
+            Repr::Small(s) => Some((s.len() as u64, s.layout.bits)),
+            Repr::Mid(m) => Some((m.count(), m.layout.bits)),
+            Repr::Dense(_) => None,
         };
+        if let Some((count, bits)) = keys {
+            if bits > p
+                && estimate::expected_collisions(count, bits) < Estimate::EXACT_COLLISION_RISK
+            {
+                return Estimate::exact(count);
+            }
+            let value = estimate::linear_count(count, bits);
+            let std_error = estimate::linear_count_std_error(value, bits);
+            if std_error <= estimate::dense_std_error(p) {
+                return Estimate::approximate(value, std_error, count);
+            }
+        }
+        let histogram = self.histogram();
         let nonzero = (1u64 << p) - u64::from(histogram[0]);
         Estimate::approximate(
             estimate::ertl(&histogram, p),
@@ -340,7 +334,8 @@ impl HyperLogLog {
     fn histogram(&self) -> [u32; 64] {
         match &self.repr {
             Repr::Dense(d) => d.histogram(),
-            Repr::Sparse(s) => sparse_histogram(&s.entries(), s.layout),
+            Repr::Mid(m) => m.dense.histogram(),
+            Repr::Small(s) => sparse_histogram(&s.entries(), s.layout),
         }
     }
 
@@ -348,14 +343,25 @@ impl HyperLogLog {
     pub fn registers(&self) -> Vec<u8> {
         match &self.repr {
             Repr::Dense(d) => d.registers().to_vec(),
-            Repr::Sparse(_) => self.dense_registers().registers().to_vec(),
+            Repr::Mid(m) => m.dense.registers().to_vec(),
+            Repr::Small(_) => self.dense_registers().registers().to_vec(),
         }
     }
 
     fn dense_registers(&self) -> Dense {
         match &self.repr {
             Repr::Dense(d) => (**d).clone(),
-            Repr::Sparse(s) => dense_from_entries(&s.entries(), s.layout),
+            Repr::Mid(m) => m.dense.clone(),
+            Repr::Small(s) => dense_from_entries(&s.entries(), s.layout),
+        }
+    }
+
+    /// The keys and their layout, if the sketch holds keys.
+    fn entries(&self) -> Option<(Vec<Entry>, Layout)> {
+        match &self.repr {
+            Repr::Small(s) => Some((s.entries(), s.layout)),
+            Repr::Mid(m) => Some((m.entries(), m.layout)),
+            Repr::Dense(_) => None,
         }
     }
 
@@ -373,39 +379,62 @@ impl HyperLogLog {
         } else {
             other
         };
-        match (&mut self.repr, &other.repr) {
-            (Repr::Dense(mine), Repr::Dense(theirs)) => {
-                if mine.merge_registers(theirs.registers()) {
-                    self.cache.clear();
+        if matches!(other.repr, Repr::Dense(_)) && !matches!(self.repr, Repr::Dense(_)) {
+            // Keys are only worth keeping if both sides have them.
+            self.repr = Repr::Dense(Box::new(self.dense_registers()));
+        }
+        let changed = match (&mut self.repr, &other.repr) {
+            (Repr::Dense(mine), theirs) => merge_into_dense(mine, theirs),
+            (Repr::Mid(mine), Repr::Mid(theirs)) if mine.layout == theirs.layout => {
+                mine.merge(theirs);
+                if mine.count() > mid_max_count(self.precision) {
+                    self.repr = Repr::Dense(Box::new(mine.dense.clone()));
                 }
+                true
             }
-            (Repr::Dense(mine), Repr::Sparse(theirs)) => {
-                let entries = theirs.entries();
+            (Repr::Small(mine), Repr::Small(theirs)) if mine.layout.bits <= theirs.layout.bits => {
+                // The common case of a server merging small senders: insert their keys.
+                let layout = mine.layout;
                 let mut changed = false;
-                for (index, rank) in sparse::registers(&entries, theirs.layout) {
-                    changed |= mine.raise(index, rank);
+                let mut full = false;
+                for e in sparse::convert_all(&theirs.entries(), theirs.layout, layout) {
+                    match mine.insert(e) {
+                        Inserted::Unchanged => {}
+                        Inserted::Changed => changed = true,
+                        Inserted::Full => {
+                            full = true;
+                            break;
+                        }
+                    }
                 }
-                if changed {
-                    self.cache.clear();
+                if full {
+                    self.merge_keys(other);
                 }
+                changed || full
             }
-            (Repr::Sparse(mine), Repr::Dense(theirs)) => {
-                let mut dense = dense_from_entries(&mine.entries(), mine.layout);
-                dense.merge_registers(theirs.registers());
-                self.repr = Repr::Dense(Box::new(dense));
-                self.cache.clear();
+            _ => {
+                self.merge_keys(other);
+                true
             }
-            (Repr::Sparse(mine), Repr::Sparse(theirs)) => {
-                let layout = Layout {
-                    p: self.precision,
-                    bits: mine.layout.bits.min(theirs.layout.bits),
-                };
-                let a = sparse::convert_all(&mine.entries(), mine.layout, layout);
-                let b = sparse::convert_all(&theirs.entries(), theirs.layout, layout);
-                self.set_sparse(&sparse::union(&a, &b), layout, 0);
-            }
+        };
+        if changed {
+            self.cache.clear();
         }
         Ok(())
+    }
+
+    /// Merges two key-holding sketches of equal precision through their entries.
+    fn merge_keys(&mut self, other: &HyperLogLog) {
+        let (Some((a, la)), Some((b, lb))) = (self.entries(), other.entries()) else {
+            return;
+        };
+        let layout = Layout {
+            p: self.precision,
+            bits: la.bits.min(lb.bits),
+        };
+        let a = sparse::convert_all(&a, la, layout);
+        let b = sparse::convert_all(&b, lb, layout);
+        self.repr = repr_from_entries(&sparse::union(&a, &b), layout);
     }
 
     /// The same items at the coarser precision `precision` (exact: the registers equal those of
@@ -422,22 +451,19 @@ impl HyperLogLog {
         if precision == self.precision {
             return Ok(self.clone());
         }
-        Ok(match &self.repr {
-            Repr::Dense(d) => Self::with_repr(
-                precision,
-                Repr::Dense(Box::new(d.fold(self.precision, precision))),
-            ),
-            Repr::Sparse(s) => {
+        let repr = match self.entries() {
+            Some((entries, layout)) => {
                 let to = Layout {
                     p: precision,
-                    bits: s.layout.bits,
+                    bits: layout.bits,
                 };
-                let entries = sparse::convert_all(&s.entries(), s.layout, to);
-                let mut out = Self::with_repr(precision, Repr::Sparse(Sparse::empty(to)));
-                out.set_sparse(&entries, to, 0);
-                out
+                repr_from_entries(&sparse::convert_all(&entries, layout, to), to)
             }
-        })
+            None => Repr::Dense(Box::new(
+                self.dense_registers().fold(self.precision, precision),
+            )),
+        };
+        Ok(Self::with_repr(precision, repr))
     }
 
     /// The Redis HyperLogLog string for these items (precision 14; a finer sketch is folded down,
@@ -477,11 +503,9 @@ impl HyperLogLog {
                 let layout = Layout { p, bits: p };
                 let entries: Vec<Entry> = nonzero
                     .into_iter()
-                    .map(|(index, rank)| (index as u64) << 8 | u64::from(rank - 1))
+                    .map(|(index, rank)| sparse::entry(index as u64, u64::from(rank - 1)))
                     .collect();
-                let mut out = Self::with_repr(p, Repr::Sparse(Sparse::empty(layout)));
-                out.set_sparse(&entries, layout, 0);
-                out
+                Self::with_repr(p, repr_from_entries(&entries, layout))
             }
         })
     }
@@ -494,6 +518,21 @@ impl HyperLogLog {
     /// Reads [`HyperLogLog::to_bytes`] output, validating all of it.
     pub fn from_bytes(bytes: &[u8]) -> Result<HyperLogLog> {
         codec::from_bare_bytes(bytes)
+    }
+}
+
+/// Register-wise max of anything into dense registers; true if a register rose.
+fn merge_into_dense(mine: &mut Dense, theirs: &Repr) -> bool {
+    match theirs {
+        Repr::Dense(d) => mine.merge_registers(d.registers()),
+        Repr::Mid(m) => mine.merge_registers(m.dense.registers()),
+        Repr::Small(s) => {
+            let mut changed = false;
+            for (index, rank) in sparse::registers(&s.entries(), s.layout) {
+                changed |= mine.raise(index, rank);
+            }
+            changed
+        }
     }
 }
 
@@ -554,43 +593,31 @@ impl FamilyCodec for HyperLogLog {
 
     fn encode_payload(&self, out: &mut Vec<u8>) {
         let p = self.precision;
-        let s = match &self.repr {
-            Repr::Dense(d) => {
-                out.push(REPR_DENSE);
-                d.write_packed(out);
-                return;
-            }
-            Repr::Sparse(s) => s,
+        let Some((entries, layout)) = self.entries() else {
+            out.push(REPR_DENSE);
+            self.dense_registers().write_packed(out);
+            return;
         };
-        let entries = s.entries();
         let count = entries.len();
-        let budget = stream_budget(wire_payload_budget(&entries, s.layout), count);
-        let bits = fit(&entries, s.layout, budget, p).or_else(|| {
+        let budget = stream_budget(wire_payload_budget(&entries, layout), count);
+        let bits = fit(&entries, layout, budget, p).or_else(|| {
             // Nothing fits (only hash sets built to defeat Redis's encoding get here): the
             // smaller of the coarsest sparse form and dense.
-            let coarsest = sparse::reduced_stream_len(&entries, s.layout, p);
+            let coarsest = sparse::reduced_stream_len(&entries, layout, p);
             (2 + codec::varint_len(count as u32) + coarsest < dense_payload_len(p)).then_some(p)
         });
         match bits {
             Some(bits) => {
+                let to = Layout { p, bits };
+                let entries = sparse::convert_all(&entries, layout, to);
                 out.push(REPR_SPARSE);
                 out.push(bits);
-                if bits == s.layout.bits {
-                    codec::put_varint_u32(out, count as u32);
-                    match s.canonical_stream() {
-                        Some(stream) => out.extend_from_slice(stream),
-                        None => out.extend_from_slice(&sparse::encode_stream(&entries, s.layout)),
-                    }
-                } else {
-                    let to = Layout { p, bits };
-                    let entries = sparse::convert_all(&entries, s.layout, to);
-                    codec::put_varint_u32(out, entries.len() as u32);
-                    out.extend_from_slice(&sparse::encode_stream(&entries, to));
-                }
+                codec::put_varint_u32(out, entries.len() as u32);
+                out.extend_from_slice(&sparse::encode_stream(&entries, to));
             }
             None => {
                 out.push(REPR_DENSE);
-                dense_from_entries(&entries, s.layout).write_packed(out);
+                self.dense_registers().write_packed(out);
             }
         }
     }
@@ -612,7 +639,10 @@ impl FamilyCodec for HyperLogLog {
                     });
                 }
                 let count = r.varint_u32("HyperLogLog sparse key count")?;
-                Repr::Sparse(Sparse::from_stream(r.rest(), Layout { p, bits }, count)?)
+                let layout = Layout { p, bits };
+                let mut entries = Vec::new();
+                StreamDecoder::new(r.rest(), layout, u64::from(count))?.read_all(&mut entries)?;
+                repr_from_entries(&entries, layout)
             }
             REPR_DENSE => Repr::Dense(Box::new(Dense::read_packed(
                 r.rest(),
@@ -638,11 +668,9 @@ fn wire_payload_budget(entries: &[Entry], layout: Layout) -> usize {
     // Redis's 3000-byte sparse limit, scaled to other precisions.
     let sparse_max =
         wire::redis::SPARSE_MAX_BYTES * registers as usize / wire::redis::REGISTERS as usize;
-    match redis::sparse_string_len(sparse::registers(entries, layout), registers) {
-        Some(redis_len) if redis_len <= sparse_max => {
-            dense.min((redis_len * 4 / 5).saturating_sub(BARE_OVERHEAD))
-        }
-        _ => dense,
+    match redis::sparse_string_len(sparse::registers(entries, layout), registers, sparse_max) {
+        Some(redis_len) => dense.min((redis_len * 4 / 5).saturating_sub(BARE_OVERHEAD)),
+        None => dense,
     }
 }
 
@@ -651,10 +679,7 @@ impl Default for HyperLogLog {
     fn default() -> Self {
         Self::with_repr(
             DEFAULT_PRECISION,
-            Repr::Sparse(Sparse::empty(Layout {
-                p: DEFAULT_PRECISION,
-                bits: MAX_SPARSE_PRECISION,
-            })),
+            empty_small(DEFAULT_PRECISION, MAX_SPARSE_PRECISION),
         )
     }
 }
@@ -674,11 +699,14 @@ impl fmt::Debug for HyperLogLog {
         let mut d = f.debug_struct("HyperLogLog");
         d.field("precision", &self.precision);
         match &self.repr {
-            Repr::Sparse(s) => d
-                .field("repr", &"sparse")
+            Repr::Small(s) => d
+                .field("repr", &"small")
                 .field("key_bits", &s.layout.bits)
-                .field("keys", &s.count)
-                .field("pending", &s.pending.len()),
+                .field("keys", &s.len()),
+            Repr::Mid(m) => d
+                .field("repr", &"mid")
+                .field("key_bits", &m.layout.bits)
+                .field("keys", &m.count()),
             Repr::Dense(_) => d.field("repr", &"dense"),
         };
         d.finish_non_exhaustive()

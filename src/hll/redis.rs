@@ -53,11 +53,12 @@ impl Opcodes<'_> {
 }
 
 /// Appends the sparse opcodes for the non-zero registers given as ascending `(index, value)`
-/// pairs, among `registers` registers; `None` if a value is above 32 (Redis would store it dense).
-/// With `out` absent only the length is computed.
+/// pairs, among `registers` registers; `None` if a value is above 32 or the opcodes pass `limit`
+/// bytes (Redis would store them dense). With `out` absent only the length is computed.
 pub(crate) fn sparse_opcodes(
     nonzero: impl Iterator<Item = (usize, u8)>,
     registers: u32,
+    limit: usize,
     out: Option<&mut Vec<u8>>,
 ) -> Option<usize> {
     let mut ops = Opcodes { len: 0, out };
@@ -66,7 +67,7 @@ pub(crate) fn sparse_opcodes(
     let mut run: Option<(u8, u32)> = None;
     for (index, value) in nonzero {
         let index = index as u32;
-        if value > VAL_MAX_VALUE {
+        if value > VAL_MAX_VALUE || ops.len > limit {
             return None;
         }
         match run {
@@ -87,15 +88,18 @@ pub(crate) fn sparse_opcodes(
         ops.val(v, len);
     }
     ops.zeros(registers - next);
-    Some(ops.len)
+    (ops.len <= limit).then_some(ops.len)
 }
 
-/// Length of the Redis sparse string (header included) for these registers, if representable.
+/// Length of the Redis sparse string (header included) for these registers, if representable in
+/// at most `limit` bytes.
 pub(crate) fn sparse_string_len(
     nonzero: impl Iterator<Item = (usize, u8)>,
     registers: u32,
+    limit: usize,
 ) -> Option<usize> {
-    sparse_opcodes(nonzero, registers, None).map(|len| HEADER_LEN + len)
+    sparse_opcodes(nonzero, registers, limit.saturating_sub(HEADER_LEN), None)
+        .map(|len| HEADER_LEN + len)
 }
 
 /// The 16-byte header with a stale cached cardinality, so Redis recomputes it.
@@ -117,13 +121,11 @@ pub(crate) fn encode(registers: &[u8]) -> Vec<u8> {
             .filter(|(_, v)| **v != 0)
             .map(|(i, &v)| (i, v))
     };
-    if let Some(len) = sparse_string_len(nonzero(), REGISTERS) {
-        if len <= SPARSE_MAX_BYTES {
-            let mut out = Vec::with_capacity(len);
-            out.extend_from_slice(&header(ENCODING_SPARSE));
-            sparse_opcodes(nonzero(), REGISTERS, Some(&mut out));
-            return out;
-        }
+    if let Some(len) = sparse_string_len(nonzero(), REGISTERS, SPARSE_MAX_BYTES) {
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&header(ENCODING_SPARSE));
+        sparse_opcodes(nonzero(), REGISTERS, usize::MAX, Some(&mut out));
+        return out;
     }
     let mut out = Vec::with_capacity(DENSE_LEN);
     out.extend_from_slice(&header(ENCODING_DENSE));

@@ -1,5 +1,5 @@
-//! Sparse representation: the distinct hashes seen so far, kept as sorted keys of `bits` hash bits
-//! and stored Rice-coded, plus a small buffer of recent inserts.
+//! Sparse keys: the distinct hashes of a small set, kept as `bits`-bit keys, and their Rice-coded
+//! stream (the sparse wire form).
 //!
 //! # Keys
 //! For precision `p` and key width `bits = p + w` (`w` extra bits, `0 <= w <= 32 - p`), the key of a
@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 pub(crate) type Entry = u64;
 
 #[inline]
-fn entry(key: u64, extra: u64) -> Entry {
+pub(crate) fn entry(key: u64, extra: u64) -> Entry {
     key << 8 | extra
 }
 
@@ -44,7 +44,7 @@ pub(crate) fn entry_key(e: Entry) -> u64 {
 }
 
 #[inline]
-fn entry_extra(e: Entry) -> u64 {
+pub(crate) fn entry_extra(e: Entry) -> u64 {
     e & 0xff
 }
 
@@ -75,7 +75,7 @@ impl Layout {
     }
 
     #[inline]
-    fn field(self, key: u64) -> u64 {
+    pub(crate) fn field(self, key: u64) -> u64 {
         key & low_mask(self.width())
     }
 
@@ -92,6 +92,25 @@ impl Layout {
             0
         };
         entry(index << w | field, extra)
+    }
+
+    /// The key of a hashed item (its entry without the extra).
+    #[inline]
+    pub(crate) fn key_for_hash(self, hash: u64) -> u64 {
+        let w = self.width();
+        (hash & low_mask(u32::from(self.p))) << w | reverse_low_bits(hash >> self.p, w)
+    }
+
+    /// The entry of `key` given its register's rank (the extra is that rank when the field is
+    /// zero: then the key's item is the one with the register's largest rank).
+    #[inline]
+    pub(crate) fn entry_with_register(self, key: u64, register: u8) -> Entry {
+        let extra = if self.field(key) == 0 {
+            u64::from(register) - u64::from(self.width()) - 1
+        } else {
+            0
+        };
+        entry(key, extra)
     }
 
     /// Register index and rank an entry stands for.
@@ -335,7 +354,7 @@ pub(crate) fn encode_stream(entries: &[Entry], layout: Layout) -> Vec<u8> {
 }
 
 /// Writes entries, in ascending key order, as a stream.
-pub(crate) struct StreamWriter {
+struct StreamWriter {
     bits: BitWriter,
     layout: Layout,
     k: u32,
@@ -343,7 +362,7 @@ pub(crate) struct StreamWriter {
 }
 
 impl StreamWriter {
-    pub(crate) fn new(layout: Layout, k: u32, expected: usize) -> Self {
+    fn new(layout: Layout, k: u32, expected: usize) -> Self {
         StreamWriter {
             // Rice costs about k + 1.5 bits a key; the extras rarely more than a bit.
             bits: BitWriter::with_capacity(expected * (k as usize + 3) / 8 + 8),
@@ -354,7 +373,7 @@ impl StreamWriter {
     }
 
     #[inline]
-    pub(crate) fn push(&mut self, e: Entry) {
+    fn push(&mut self, e: Entry) {
         let key = entry_key(e);
         debug_assert!(key >= self.next);
         self.bits.write_rice(key - self.next, self.k);
@@ -365,13 +384,8 @@ impl StreamWriter {
         self.next = key + 1;
     }
 
-    /// The stream, without spare capacity beyond an eighth (it is kept, not appended to).
-    pub(crate) fn finish(self) -> Vec<u8> {
-        let mut stream = self.bits.finish();
-        if stream.capacity() - stream.len() > stream.len() / 8 {
-            stream.shrink_to_fit();
-        }
-        stream
+    fn finish(self) -> Vec<u8> {
+        self.bits.finish()
     }
 }
 
@@ -385,13 +399,9 @@ pub(crate) struct StreamDecoder<'a> {
 }
 
 impl<'a> StreamDecoder<'a> {
-    /// A decoder for `count` keys coded with the canonical parameter (as on the wire).
+    /// A decoder for `count` keys coded with the canonical Rice parameter.
     pub(crate) fn new(stream: &'a [u8], layout: Layout, count: u64) -> Result<Self> {
-        Self::with_k(stream, layout, count, rice_k(layout.bits, count))
-    }
-
-    /// A decoder for `count` keys coded with Rice parameter `k`.
-    pub(crate) fn with_k(stream: &'a [u8], layout: Layout, count: u64, k: u32) -> Result<Self> {
+        let k = rice_k(layout.bits, count);
         if count > layout.key_limit() {
             return Err(Error::IndexOutOfRange {
                 what: "sparse key count",
@@ -453,12 +463,6 @@ impl<'a> StreamDecoder<'a> {
         }
         Ok(())
     }
-
-    /// Checks the whole stream without keeping it.
-    pub(crate) fn validate(mut self) -> Result<()> {
-        while self.next_entry()?.is_some() {}
-        Ok(())
-    }
 }
 
 /// Register index and rank of each register that holds a value, in index order, from sorted
@@ -477,156 +481,6 @@ pub(crate) fn registers(
             Some((index, rank))
         }
     })
-}
-
-/// The sparse state: Rice-coded keys plus unsorted recent inserts.
-#[derive(Clone)]
-pub(crate) struct Sparse {
-    pub(crate) layout: Layout,
-    /// Keys in `stream`.
-    pub(crate) count: u32,
-    /// Rice parameter of `stream`: canonical ([`rice_k`]) or chosen for a count the stream was
-    /// expected to reach while merging the buffer.
-    pub(crate) k: u32,
-    pub(crate) stream: Vec<u8>,
-    /// Entries inserted since the last merge, unsorted, possibly repeating `stream`'s.
-    pub(crate) pending: Vec<Entry>,
-}
-
-impl Sparse {
-    pub(crate) fn empty(layout: Layout) -> Self {
-        Sparse {
-            layout,
-            count: 0,
-            k: 0,
-            stream: Vec::new(),
-            pending: Vec::new(),
-        }
-    }
-
-    /// A sparse state from sorted, deduplicated entries.
-    pub(crate) fn from_entries(entries: &[Entry], layout: Layout) -> Self {
-        Sparse {
-            layout,
-            count: entries.len() as u32,
-            k: rice_k(layout.bits, entries.len() as u64),
-            stream: encode_stream(entries, layout),
-            pending: Vec::new(),
-        }
-    }
-
-    /// A sparse state from an untrusted stream (canonical parameter), fully validated.
-    pub(crate) fn from_stream(stream: &[u8], layout: Layout, count: u32) -> Result<Self> {
-        StreamDecoder::new(stream, layout, u64::from(count))?.validate()?;
-        Ok(Sparse {
-            layout,
-            count,
-            k: rice_k(layout.bits, u64::from(count)),
-            stream: stream.to_vec(),
-            pending: Vec::new(),
-        })
-    }
-
-    fn decoder(&self) -> StreamDecoder<'_> {
-        let decoder =
-            StreamDecoder::with_k(&self.stream, self.layout, u64::from(self.count), self.k);
-        // Our own stream: the count always fits it.
-        debug_assert!(decoder.is_ok(), "in-memory sparse stream is corrupt");
-        decoder.unwrap_or_else(|_| StreamDecoder {
-            reader: BitReader::new(&[], "sparse key stream"),
-            layout: self.layout,
-            k: 0,
-            left: 0,
-            next: 0,
-        })
-    }
-
-    /// Every entry, stream and pending, sorted and deduplicated.
-    pub(crate) fn entries(&self) -> Vec<Entry> {
-        let mut stream = Vec::new();
-        let decoded = self.decoder().read_all(&mut stream);
-        debug_assert!(decoded.is_ok(), "in-memory sparse stream is corrupt");
-        if self.pending.is_empty() {
-            return stream;
-        }
-        let mut pending = self.pending.clone();
-        sort_dedup(&mut pending);
-        union(&stream, &pending)
-    }
-
-    /// Number of distinct keys, stream and pending.
-    pub(crate) fn distinct(&self) -> u64 {
-        if self.pending.is_empty() {
-            return u64::from(self.count);
-        }
-        let mut pending = self.pending.clone();
-        sort_dedup(&mut pending);
-        let mut decoder = self.decoder();
-        let mut count = u64::from(self.count);
-        let mut next = decoder.next_entry().ok().flatten();
-        for e in pending {
-            let key = entry_key(e);
-            while next.is_some_and(|n| entry_key(n) < key) {
-                next = decoder.next_entry().ok().flatten();
-            }
-            if next.map(entry_key) != Some(key) {
-                count += 1;
-            }
-        }
-        count
-    }
-
-    /// Merges the buffer into the stream in one pass (decode, merge, encode), keeping the
-    /// buffer's allocation. Returns the new stream length.
-    pub(crate) fn merge_pending(&mut self) -> usize {
-        if self.pending.is_empty() {
-            return self.stream.len();
-        }
-        sort_dedup(&mut self.pending);
-        let expected = self.count as usize + self.pending.len();
-        let k = rice_k(self.layout.bits, expected as u64);
-        let mut writer = StreamWriter::new(self.layout, k, expected);
-        let mut decoder = self.decoder();
-        let mut count = 0u32;
-        let mut next = decoder.next_entry().ok().flatten();
-        for &e in &self.pending {
-            let key = entry_key(e);
-            while let Some(n) = next.filter(|&n| entry_key(n) < key) {
-                writer.push(n);
-                count += 1;
-                next = decoder.next_entry().ok().flatten();
-            }
-            match next {
-                Some(n) if entry_key(n) == key => {
-                    writer.push(n.max(e));
-                    next = decoder.next_entry().ok().flatten();
-                }
-                _ => writer.push(e),
-            }
-            count += 1;
-        }
-        while let Some(n) = next {
-            writer.push(n);
-            count += 1;
-            next = decoder.next_entry().ok().flatten();
-        }
-        self.stream = writer.finish();
-        self.count = count;
-        self.k = k;
-        self.pending.clear();
-        self.stream.len()
-    }
-
-    /// The stream with the canonical Rice parameter, if it has it and nothing is pending.
-    pub(crate) fn canonical_stream(&self) -> Option<&[u8]> {
-        (self.pending.is_empty() && self.k == rice_k(self.layout.bits, u64::from(self.count)))
-            .then_some(&self.stream[..])
-    }
-
-    /// Heap bytes held.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.stream.capacity() + self.pending.capacity() * core::mem::size_of::<Entry>()
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,237 @@
+//! Small representation: the distinct keys themselves, in an open-addressing hash set.
+//!
+//! Keys are up to 32 bits ([`Layout`]), so a slot is a `u32`; 0 marks an empty slot and key 0 is
+//! kept in a flag. Inserts are O(1) (one multiplicative hash, linear probing at most 3/4 full);
+//! duplicates change nothing, so they keep the cached estimate. A key whose field is zero also
+//! needs its rank: those are rare (one key in `2^w`) and live, with their extra, in a short sorted
+//! list beside the table.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::sparse::{Entry, Layout, entry, entry_extra, entry_key};
+
+/// What an insert did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Inserted {
+    /// The key was there with at least this rank.
+    Unchanged,
+    /// A new key, or a larger rank for a known one.
+    Changed,
+    /// A new key, but the table is at its largest and full: the caller must change representation.
+    Full,
+}
+
+#[derive(Clone)]
+pub(crate) struct Small {
+    pub(crate) layout: Layout,
+    /// `0` or a power of two (at least 4) slots; `0` = empty.
+    slots: Vec<u32>,
+    /// Keys held, key 0 included.
+    len: u32,
+    has_zero: bool,
+    /// Entries with a non-zero extra, sorted by key.
+    extras: Vec<Entry>,
+    /// Largest number of slots the table may grow to.
+    max_slots: u32,
+}
+
+/// Fibonacci hashing: the top bits of `key · 2^32/φ`.
+#[inline]
+fn slot_of(key: u32, shift: u32) -> usize {
+    (key.wrapping_mul(0x9e37_79b9) >> shift) as usize
+}
+
+impl Small {
+    /// An empty set whose table never exceeds `max_slots` (a power of two, at least 4).
+    pub(crate) fn new(layout: Layout, max_slots: u32) -> Self {
+        debug_assert!(max_slots.is_power_of_two() && max_slots >= 4);
+        debug_assert!(layout.bits <= 32);
+        Small {
+            layout,
+            slots: Vec::new(),
+            len: 0,
+            has_zero: false,
+            extras: Vec::new(),
+            max_slots,
+        }
+    }
+
+    /// Most keys the set can hold at its largest table.
+    pub(crate) fn max_len(max_slots: u32) -> usize {
+        max_slots as usize / 4 * 3
+    }
+
+    /// A set holding sorted, deduplicated `entries`, if they fit.
+    pub(crate) fn from_entries(layout: Layout, entries: &[Entry], max_slots: u32) -> Option<Self> {
+        if entries.len() > Self::max_len(max_slots) {
+            return None;
+        }
+        let mut set = Small::new(layout, max_slots);
+        let mut slots = 4usize;
+        while entries.len() > Self::max_len(slots as u32) {
+            slots *= 2;
+        }
+        if !entries.is_empty() {
+            set.slots = vec![0; slots];
+        }
+        for &e in entries {
+            let inserted = set.insert(e);
+            debug_assert_eq!(inserted, Inserted::Changed);
+        }
+        Some(set)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * 4 + self.extras.capacity() * core::mem::size_of::<Entry>()
+    }
+
+    /// Adds an entry of this set's layout.
+    #[inline]
+    pub(crate) fn insert(&mut self, e: Entry) -> Inserted {
+        let key = entry_key(e) as u32;
+        let new_key = if key == 0 {
+            let new = !self.has_zero;
+            self.has_zero = true;
+            new
+        } else {
+            match self.find_or_vacant(key) {
+                Some(Ok(_)) => false,
+                Some(Err(slot)) => {
+                    if self.len() + 1 > Self::max_len(self.slots.len() as u32) {
+                        if self.slots.len() as u32 >= self.max_slots {
+                            return Inserted::Full;
+                        }
+                        self.grow();
+                        self.place(key);
+                    } else {
+                        self.slots[slot] = key;
+                    }
+                    true
+                }
+                None => {
+                    // No table yet.
+                    self.slots = vec![0; 4];
+                    self.place(key);
+                    true
+                }
+            }
+        };
+        if new_key {
+            self.len += 1;
+        }
+        let raised = entry_extra(e) != 0 && self.raise_extra(e);
+        if new_key || raised {
+            Inserted::Changed
+        } else {
+            Inserted::Unchanged
+        }
+    }
+
+    /// `Ok(slot)` holding `key`, or `Err(slot)` where it would go; `None` without a table.
+    #[inline]
+    fn find_or_vacant(&self, key: u32) -> Option<Result<usize, usize>> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = slot_of(key, 32 - self.slots.len().trailing_zeros());
+        loop {
+            match self.slots[i] {
+                0 => return Some(Err(i)),
+                k if k == key => return Some(Ok(i)),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Puts a key known to be absent into a table with room.
+    fn place(&mut self, key: u32) {
+        if let Some(Err(slot)) = self.find_or_vacant(key) {
+            self.slots[slot] = key;
+        }
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![0; self.slots.len() * 2];
+        let old = core::mem::replace(&mut self.slots, doubled);
+        for key in old.into_iter().filter(|&k| k != 0) {
+            self.place(key);
+        }
+    }
+
+    /// Records a larger extra for a zero-field key; true if it grew.
+    fn raise_extra(&mut self, e: Entry) -> bool {
+        let key = entry_key(e);
+        match self.extras.binary_search_by_key(&key, |&x| entry_key(x)) {
+            Ok(i) if self.extras[i] >= e => false,
+            Ok(i) => {
+                self.extras[i] = e;
+                true
+            }
+            Err(i) => {
+                self.extras.insert(i, e);
+                true
+            }
+        }
+    }
+
+    /// Every entry, sorted by key.
+    pub(crate) fn entries(&self) -> Vec<Entry> {
+        let mut keys: Vec<u64> = self
+            .slots
+            .iter()
+            .filter(|&&k| k != 0)
+            .map(|&k| u64::from(k))
+            .collect();
+        if self.has_zero {
+            keys.push(0);
+        }
+        keys.sort_unstable();
+        let mut extras = self.extras.iter().peekable();
+        keys.into_iter()
+            .map(|key| match extras.peek() {
+                Some(&&x) if entry_key(x) == key => {
+                    extras.next();
+                    x
+                }
+                _ => entry(key, 0),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_distinct_keys_and_largest_extras() {
+        let layout = Layout { p: 4, bits: 12 };
+        let mut s = Small::new(layout, 64);
+        assert_eq!(s.insert(entry(0, 0)), Inserted::Changed);
+        assert_eq!(s.insert(entry(0, 0)), Inserted::Unchanged);
+        assert_eq!(s.insert(entry(0, 3)), Inserted::Changed);
+        assert_eq!(s.insert(entry(0, 2)), Inserted::Unchanged);
+        let mut expected = vec![entry(0, 3)];
+        for key in 1..48u64 {
+            assert_eq!(s.insert(entry(key * 77, 0)), Inserted::Changed);
+            expected.push(entry(key * 77, 0));
+        }
+        assert_eq!(s.len(), 48);
+        assert_eq!(s.insert(entry(5, 0)), Inserted::Full);
+        assert_eq!(s.insert(entry(77, 0)), Inserted::Unchanged);
+        expected.sort_unstable();
+        assert_eq!(s.entries(), expected);
+        let rebuilt = Small::from_entries(layout, &expected, 64).unwrap();
+        assert_eq!(rebuilt.entries(), expected);
+        assert!(
+            Small::from_entries(layout, &[expected.clone(), vec![entry(1, 0)]].concat(), 64)
+                .is_none()
+        );
+    }
+}
