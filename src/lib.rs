@@ -55,3 +55,8 @@ pub mod wire;
 pub use error::{Error, Result};
 pub use hll::{Estimate, HyperLogLog};
 pub use snapshot::{Family, RawEntry, ReplicaId, Sketch, Snapshot, SnapshotView};
+
+/// The README's examples run as doctests, so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -155,8 +155,9 @@ impl<'a> BitReader<'a> {
             self.acc &= low_mask(self.len);
             self.next += take as usize;
         } else {
+            // Keep `len <= 63`: every shift by `len` or by a count below it stays in range.
             for &b in rest {
-                if self.len > 56 {
+                if self.len > 55 {
                     break;
                 }
                 self.acc |= u64::from(b) << self.len;
@@ -305,6 +306,17 @@ mod tests {
             assert_eq!(r.read(3).unwrap(), v & 0x7);
         }
         r.finish().unwrap();
+    }
+
+    #[test]
+    fn a_code_ending_on_the_last_bit_of_a_short_tail() {
+        // Seven bytes come in one refill, the eighth alone: the reader must never hold 64 bits
+        // (a shift by 64 overflowed here; found by fuzzing).
+        let mut r = BitReader::new(&[0, 0, 0, 0, 0, 0, 0, 0x80], "t");
+        assert_eq!(r.read_rice(0, u64::MAX >> 1).unwrap(), 63);
+        r.finish().unwrap();
+        let mut r = BitReader::new(&[0, 0, 0, 0, 0, 0, 0, 0x80], "t");
+        assert_eq!(r.read_unary(100).unwrap(), 63);
     }
 
     #[test]

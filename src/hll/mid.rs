@@ -1,5 +1,8 @@
 //! Mid-range representation: the registers plus a bitmap of which keys of `bits` bits occur.
 //!
+//! The bitmap is indexed by the low `bits` bits of the hash as they are (no reversal: that is
+//! cheaper per insert); [`Mid::entries`] turns them into sorted keys of the sparse layout.
+//!
 //! Between the small set (exact) and plain registers, counting occupied keys in a `2^(p+3)` key
 //! space (linear counting) is several times more accurate than the registers' estimate, and both
 //! structures take O(1) per insert. The registers carry the ranks, so bitmap plus registers give
@@ -62,7 +65,7 @@ impl Mid {
         let p = self.layout.p;
         let index = (hash & ((1u64 << p) - 1)) as usize;
         let raised = self.dense.raise(index, hash_rank(hash, p));
-        let added = self.set(self.layout.key_for_hash(hash));
+        let added = self.set(hash & ((1u64 << self.layout.bits) - 1));
         raised || added
     }
 
@@ -70,23 +73,27 @@ impl Mid {
     pub(crate) fn insert_entry(&mut self, e: Entry) {
         let (index, rank) = self.layout.register(e);
         self.dense.raise(index, rank);
-        self.set(entry_key(e));
+        self.set(self.layout.hash_low_bits(entry_key(e)));
     }
 
-    /// Every key as an entry, in order; zero-field keys take their rank from the register.
+    /// Every key as an entry, sorted; zero-field keys take their rank from the register.
     pub(crate) fn entries(&self) -> Vec<Entry> {
         let mut out = Vec::with_capacity(self.count as usize);
-        let w = self.layout.width();
         let registers = self.dense.registers();
+        let index_mask = (1u64 << self.layout.p) - 1;
         for (i, &word) in self.occupied.iter().enumerate() {
             let mut bits = word;
             while bits != 0 {
-                let key = (i as u64) * 64 + u64::from(bits.trailing_zeros());
+                let low = (i as u64) * 64 + u64::from(bits.trailing_zeros());
                 bits &= bits - 1;
-                let register = registers[(key >> w) as usize];
-                out.push(self.layout.entry_with_register(key, register));
+                let register = registers[(low & index_mask) as usize];
+                out.push(
+                    self.layout
+                        .entry_with_register(self.layout.key_of_hash_low_bits(low), register),
+                );
             }
         }
+        out.sort_unstable();
         out
     }
 

@@ -146,7 +146,7 @@ fn empty_small(p: u8, bits: u8) -> Repr {
     Repr::Small(Small::new(Layout { p, bits }, small_max_slots(p)))
 }
 
-/// The representation for sorted, deduplicated entries: small while they fit, then mid (with at
+/// The representation for distinct entries, in any order: small while they fit, then mid (with at
 /// least `p + 2` key bits, keeping at most `p + 3`) while not too many, else dense.
 fn repr_from_entries(entries: &[Entry], layout: Layout) -> Repr {
     let p = layout.p;
@@ -167,7 +167,10 @@ fn repr_from_entries(entries: &[Entry], layout: Layout) -> Repr {
         }
         return Repr::Dense(Box::new(mid.dense));
     }
-    Repr::Dense(Box::new(dense_from_entries(entries, layout)))
+    Repr::Dense(Box::new(dense_from_entries(
+        entries.iter().copied(),
+        layout,
+    )))
 }
 
 impl HyperLogLog {
@@ -266,9 +269,8 @@ impl HyperLogLog {
                     Inserted::Changed => true,
                     Inserted::Full => {
                         let layout = s.layout;
-                        let mut entries = s.entries();
+                        let mut entries: Vec<Entry> = s.unordered_entries().collect();
                         entries.push(e);
-                        sparse::sort_dedup(&mut entries);
                         self.repr = repr_from_entries(&entries, layout);
                         true
                     }
@@ -352,7 +354,7 @@ impl HyperLogLog {
         match &self.repr {
             Repr::Dense(d) => (**d).clone(),
             Repr::Mid(m) => m.dense.clone(),
-            Repr::Small(s) => dense_from_entries(&s.entries(), s.layout),
+            Repr::Small(s) => dense_from_entries(s.unordered_entries(), s.layout),
         }
     }
 
@@ -397,8 +399,9 @@ impl HyperLogLog {
                 let layout = mine.layout;
                 let mut changed = false;
                 let mut full = false;
-                for e in sparse::convert_all(&theirs.entries(), theirs.layout, layout) {
-                    match mine.insert(e) {
+                // Converting keys may make equal ones; the set absorbs them, so no sorting.
+                for e in theirs.unordered_entries() {
+                    match mine.insert(theirs.layout.convert(e, layout)) {
                         Inserted::Unchanged => {}
                         Inserted::Changed => changed = true,
                         Inserted::Full => {
@@ -559,15 +562,36 @@ fn stream_budget(payload_budget: usize, count: usize) -> usize {
 }
 
 /// The largest key width in `floor..=layout.bits` whose stream fits `budget` bytes.
+///
+/// The stream grows with the key width, so this starts from the width whose expected size
+/// (`log2(2^bits / n) + 1.6` bits a key) fits and walks to the answer, sizing a few widths
+/// instead of every one.
 fn fit(entries: &[Entry], layout: Layout, budget: usize, floor: u8) -> Option<u8> {
-    (floor..=layout.bits)
-        .rev()
-        .find(|&bits| sparse::reduced_stream_len(entries, layout, bits) <= budget)
+    let fits = |bits: u8| sparse::reduced_stream_len(entries, layout, bits) <= budget;
+    let n = entries.len().max(1) as f64;
+    let guess = libm::floor(libm::log2(n) + 8.0 * budget as f64 / n - 1.6);
+    let mut bits = (guess.clamp(f64::from(floor), f64::from(layout.bits))) as u8;
+    if fits(bits) {
+        while bits < layout.bits && fits(bits + 1) {
+            bits += 1;
+        }
+        Some(bits)
+    } else {
+        while bits > floor {
+            bits -= 1;
+            if fits(bits) {
+                return Some(bits);
+            }
+        }
+        None
+    }
 }
 
-fn dense_from_entries(entries: &[Entry], layout: Layout) -> Dense {
+/// Registers of entries in any order.
+fn dense_from_entries(entries: impl IntoIterator<Item = Entry>, layout: Layout) -> Dense {
     let mut dense = Dense::new(layout.p);
-    for (index, rank) in sparse::registers(entries, layout) {
+    for e in entries {
+        let (index, rank) = layout.register(e);
         dense.raise(index, rank);
     }
     dense

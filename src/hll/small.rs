@@ -62,7 +62,7 @@ impl Small {
         max_slots as usize / 4 * 3
     }
 
-    /// A set holding sorted, deduplicated `entries`, if they fit.
+    /// A set holding `entries` (any order), if they fit.
     pub(crate) fn from_entries(layout: Layout, entries: &[Entry], max_slots: u32) -> Option<Self> {
         if entries.len() > Self::max_len(max_slots) {
             return None;
@@ -77,7 +77,7 @@ impl Small {
         }
         for &e in entries {
             let inserted = set.insert(e);
-            debug_assert_eq!(inserted, Inserted::Changed);
+            debug_assert_ne!(inserted, Inserted::Full);
         }
         Some(set)
     }
@@ -178,6 +178,26 @@ impl Small {
                 true
             }
         }
+    }
+
+    /// Every entry, in no particular order.
+    pub(crate) fn unordered_entries(&self) -> impl Iterator<Item = Entry> + '_ {
+        let zero = self.has_zero.then_some(0u32);
+        self.slots
+            .iter()
+            .copied()
+            .filter(|&k| k != 0)
+            .chain(zero)
+            .map(|k| {
+                let key = u64::from(k);
+                if self.layout.field(key) != 0 {
+                    return entry(key, 0);
+                }
+                match self.extras.binary_search_by_key(&key, |&x| entry_key(x)) {
+                    Ok(i) => self.extras[i],
+                    Err(_) => entry(key, 0),
+                }
+            })
     }
 
     /// Every entry, sorted by key.

@@ -127,9 +127,15 @@ impl Layout {
         ((key >> w) as usize, rank as u8)
     }
 
+    /// The key of the item whose hash has these low `bits` bits.
+    #[inline]
+    pub(crate) fn key_of_hash_low_bits(self, low: u64) -> u64 {
+        self.key_for_hash(low)
+    }
+
     /// The low `bits` bits of the hash behind `key`.
     #[inline]
-    fn hash_low_bits(self, key: u64) -> u64 {
+    pub(crate) fn hash_low_bits(self, key: u64) -> u64 {
         let w = self.width();
         (key >> w) | reverse_low_bits(self.field(key), w) << self.p
     }

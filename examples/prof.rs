@@ -1,0 +1,18 @@
+use edgesketch::HyperLogLog;
+fn main() {
+    let n: usize = std::env::args().nth(1).unwrap().parse().unwrap();
+    let keys: Vec<String> = (0..n).map(|i| format!("user-{i}")).collect();
+    let t = std::time::Instant::now();
+    let reps = (5_000_000 / n).max(1);
+    for _ in 0..reps {
+        let mut h = HyperLogLog::new(14).unwrap();
+        for k in &keys {
+            h.insert(k.as_bytes());
+        }
+        std::hint::black_box(&h);
+    }
+    println!(
+        "{:.1} ns/item",
+        t.elapsed().as_nanos() as f64 / (reps * n) as f64
+    );
+}

@@ -1,0 +1,68 @@
+//! Inputs the fuzzers (fuzz/) once crashed on, replayed through the same checks as the fuzz
+//! targets. Add every new crash input under tests/fuzz-regressions/<target>/.
+
+use std::path::Path;
+
+use edgesketch::{HyperLogLog, Snapshot, SnapshotView};
+
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz-regressions")
+        .join(target);
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let path = e.unwrap().path();
+            (path.display().to_string(), std::fs::read(&path).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn check_sketch(h: &HyperLogLog) {
+    let e = h.estimate();
+    assert!(e.value.is_finite() && e.lower <= e.value && e.value <= e.upper);
+    let again = HyperLogLog::from_bytes(&h.to_bytes()).expect("re-encoded sketch decodes");
+    assert_eq!(again.registers(), h.registers());
+    let mut m = h.clone();
+    m.merge(&again).unwrap();
+    if h.precision() >= 14 {
+        let r = h.to_redis().unwrap();
+        assert_eq!(
+            HyperLogLog::from_redis(&r).unwrap().redis_estimate(),
+            h.redis_estimate()
+        );
+    }
+}
+
+#[test]
+fn hll_from_bytes_regressions() {
+    for (name, bytes) in inputs("hll_from_bytes") {
+        eprintln!("replaying {name}");
+        if let Ok(h) = HyperLogLog::from_bytes(&bytes) {
+            check_sketch(&h);
+        }
+    }
+}
+
+#[test]
+fn hll_from_redis_regressions() {
+    for (name, bytes) in inputs("hll_from_redis") {
+        eprintln!("replaying {name}");
+        if let Ok(h) = HyperLogLog::from_redis(&bytes) {
+            check_sketch(&h);
+        }
+    }
+}
+
+#[test]
+fn snapshot_decode_regressions() {
+    for (name, bytes) in inputs("snapshot_decode") {
+        eprintln!("replaying {name}");
+        let _ = SnapshotView::parse(&bytes);
+        if let Ok(s) = Snapshot::decode(&bytes) {
+            Snapshot::decode(&s.encode()).expect("re-encoded snapshot decodes");
+        }
+    }
+}
