@@ -1,13 +1,14 @@
 //! Mid-range representation: the registers plus a bitmap of which keys of `bits` bits occur.
 //!
-//! The bitmap is indexed by the low `bits` bits of the hash as they are (no reversal: that is
-//! cheaper per insert); [`Mid::entries`] turns them into sorted keys of the sparse layout.
-//!
 //! Between the small set (exact) and plain registers, counting occupied keys in a `2^(p+3)` key
 //! space (linear counting) is several times more accurate than the registers' estimate, and both
 //! structures take O(1) per insert. The registers carry the ranks, so bitmap plus registers give
 //! back the exact sparse keys ([`Mid::entries`]) for the wire.
+//!
+//! The bitmap is indexed by the low `bits` bits of the hash as they are (without the bit
+//! reversal of the sparse key layout, which would cost time on every insert).
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -18,13 +19,11 @@ use super::sparse::{Entry, Layout, entry_key, hash_rank};
 pub(crate) struct Mid {
     pub(crate) dense: Dense,
     pub(crate) layout: Layout,
-    /// Bit `key` is set when some item had that key.
+    /// Bit `i` is set when some item's hash has low bits `i`.
     occupied: Box<[u64]>,
     /// Set bits.
     count: u32,
 }
-
-use alloc::boxed::Box;
 
 impl Mid {
     pub(crate) fn new(layout: Layout) -> Self {
@@ -89,7 +88,7 @@ impl Mid {
                 let register = registers[(low & index_mask) as usize];
                 out.push(
                     self.layout
-                        .entry_with_register(self.layout.key_of_hash_low_bits(low), register),
+                        .entry_with_register(self.layout.key_for_hash(low), register),
                 );
             }
         }

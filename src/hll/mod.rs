@@ -262,20 +262,17 @@ impl HyperLogLog {
                 }
                 changed
             }
-            Repr::Small(s) => {
-                let e = s.layout.entry_for_hash(hash);
-                match s.insert(e) {
-                    Inserted::Unchanged => false,
-                    Inserted::Changed => true,
-                    Inserted::Full => {
-                        let layout = s.layout;
-                        let mut entries: Vec<Entry> = s.unordered_entries().collect();
-                        entries.push(e);
-                        self.repr = repr_from_entries(&entries, layout);
-                        true
-                    }
+            Repr::Small(s) => match s.insert_hash(hash) {
+                Inserted::Unchanged => false,
+                Inserted::Changed => true,
+                Inserted::Full => {
+                    let layout = s.layout;
+                    let mut entries: Vec<Entry> = s.unordered_entries().collect();
+                    entries.push(layout.entry_for_hash(hash));
+                    self.repr = repr_from_entries(&entries, layout);
+                    true
                 }
-            }
+            },
         };
         if changed {
             self.cache.clear();

@@ -94,7 +94,8 @@ impl Layout {
         entry(index << w | field, extra)
     }
 
-    /// The key of a hashed item (its entry without the extra).
+    /// The key of a hashed item (its entry without the extra); only the low `bits` bits of the
+    /// hash matter.
     #[inline]
     pub(crate) fn key_for_hash(self, hash: u64) -> u64 {
         let w = self.width();
@@ -125,12 +126,6 @@ impl Layout {
             w + 1 + entry_extra(e) as u32
         };
         ((key >> w) as usize, rank as u8)
-    }
-
-    /// The key of the item whose hash has these low `bits` bits.
-    #[inline]
-    pub(crate) fn key_of_hash_low_bits(self, low: u64) -> u64 {
-        self.key_for_hash(low)
     }
 
     /// The low `bits` bits of the hash behind `key`.
@@ -322,13 +317,14 @@ pub(crate) fn reduced_stream_len(entries: &[Entry], from: Layout, to_bits: u8) -
     let k = rice_k(to_bits, count);
     let mut bits = 0u64;
     let mut next = 0u64;
-    let mut group_extra: Option<(u64, u64)> = None; // (key, largest extra) of a zero-field key
+    // The largest extra of the current key, when its field is zero.
+    let mut group_extra: Option<u64> = None;
     let mut previous = None;
     for &e in entries {
         let converted = from.convert(e, to);
         let key = entry_key(converted);
         if previous != Some(key) {
-            if let Some((_, extra)) = group_extra.take() {
+            if let Some(extra) = group_extra.take() {
                 bits += extra + u64::from(extra < to.max_extra());
             }
             bits += rice_bits(key - next, k);
@@ -337,13 +333,10 @@ pub(crate) fn reduced_stream_len(entries: &[Entry], from: Layout, to_bits: u8) -
         }
         if to.field(key) == 0 {
             let extra = entry_extra(converted);
-            group_extra = Some(match group_extra {
-                Some((g, x)) => (g, x.max(extra)),
-                None => (key, extra),
-            });
+            group_extra = Some(group_extra.map_or(extra, |x| x.max(extra)));
         }
     }
-    if let Some((_, extra)) = group_extra {
+    if let Some(extra) = group_extra {
         bits += extra + u64::from(extra < to.max_extra());
     }
     bits.div_ceil(8) as usize
