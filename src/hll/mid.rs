@@ -68,6 +68,14 @@ impl Mid {
         raised || added
     }
 
+    /// Adds an item known by the low bits of its hash (at least this layout's `bits`) and its rank.
+    #[inline]
+    pub(crate) fn insert_low_bits(&mut self, low: u64, rank: u8) {
+        let p = self.layout.p;
+        self.dense.raise((low & ((1u64 << p) - 1)) as usize, rank);
+        self.set(low & ((1u64 << self.layout.bits) - 1));
+    }
+
     /// Adds an entry of this layout.
     pub(crate) fn insert_entry(&mut self, e: Entry) {
         let (index, rank) = self.layout.register(e);

@@ -173,6 +173,26 @@ fn repr_from_entries(entries: &[Entry], layout: Layout) -> Repr {
     )))
 }
 
+/// The mid (or dense) representation of a full small set plus one more item.
+fn outgrown(small: &Small, hash: u64) -> Repr {
+    let layout = small.layout;
+    let p = layout.p;
+    if layout.bits < p + MID_MIN_EXTRA_BITS {
+        let mut entries: Vec<Entry> = small.unordered_entries().collect();
+        entries.push(layout.entry_for_hash(hash));
+        return repr_from_entries(&entries, layout);
+    }
+    let mut mid = Mid::new(Layout {
+        p,
+        bits: layout.bits.min(p + MID_EXTRA_BITS),
+    });
+    for (low, rank) in small.low_bits_and_ranks() {
+        mid.insert_low_bits(low, rank);
+    }
+    mid.insert_hash(hash);
+    Repr::Mid(Box::new(mid))
+}
+
 impl HyperLogLog {
     /// Smallest precision (16 registers).
     pub const MIN_PRECISION: u8 = MIN_PRECISION;
@@ -266,10 +286,7 @@ impl HyperLogLog {
                 Inserted::Unchanged => false,
                 Inserted::Changed => true,
                 Inserted::Full => {
-                    let layout = s.layout;
-                    let mut entries: Vec<Entry> = s.unordered_entries().collect();
-                    entries.push(layout.entry_for_hash(hash));
-                    self.repr = repr_from_entries(&entries, layout);
+                    self.repr = outgrown(s, hash);
                     true
                 }
             },

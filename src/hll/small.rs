@@ -200,6 +200,32 @@ impl Small {
         }
     }
 
+    /// Each key as `(hash low bits, register rank)`, in no particular order: what the mid
+    /// representation takes, without going through the sparse layout.
+    pub(crate) fn low_bits_and_ranks(&self) -> impl Iterator<Item = (u64, u8)> + '_ {
+        let layout = self.layout;
+        let zero = self.has_zero.then_some(0u32);
+        self.slots
+            .iter()
+            .copied()
+            .filter(|&k| k != 0)
+            .chain(zero)
+            .map(move |low| {
+                let low = u64::from(low);
+                let word = low >> layout.p;
+                let rank = if word != 0 {
+                    1 + word.trailing_zeros()
+                } else {
+                    let extra = match self.extras.binary_search_by_key(&low, |&x| entry_key(x)) {
+                        Ok(i) => entry_extra(self.extras[i]) as u32,
+                        Err(_) => 0,
+                    };
+                    layout.width() + 1 + extra
+                };
+                (low, rank as u8)
+            })
+    }
+
     /// Every entry (of the sparse layout), in no particular order.
     pub(crate) fn unordered_entries(&self) -> impl Iterator<Item = Entry> + '_ {
         let zero = self.has_zero.then_some(0u32);
