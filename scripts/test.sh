@@ -21,9 +21,11 @@ cargo test --workspace --all-features
 step "tests, no default features (no_std + alloc)"
 cargo test --workspace --no-default-features
 
-step "library and doc tests of the other feature combinations"
-cargo test --lib --doc --features std
-cargo test --lib --doc --no-default-features --features serde
+step "library, serde and doc tests of the other feature combinations"
+for features in std serde; do
+  cargo test --no-default-features --features "$features" --lib --test serde
+  cargo test --no-default-features --features "$features" --doc
+done
 
 step "wasm32, no default features (and with serde)"
 cargo build --target wasm32-unknown-unknown --no-default-features
