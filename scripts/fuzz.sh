@@ -20,6 +20,10 @@ for target in "${targets[@]}"; do
     hll_from_bytes) cp "$golden"/hll_*.bin "corpus/$target/" ;;
     hll_from_redis) cp "$golden"/redis_*.bin "corpus/$target/" ;;
     snapshot_decode) cp "$golden"/snapshot_*.bin "corpus/$target/" ;;
+    counter_from_bytes) cp "$golden"/counter_*.bin "corpus/$target/" ;;
+    window_from_bytes) cp "$golden"/window_*.bin "corpus/$target/" ;;
+    unique_series_from_bytes) cp "$golden"/unique_series_*.bin "corpus/$target/" ;;
+    ledger_from_bytes) cp "$golden"/ledger*.bin "corpus/$target/" ;;
   esac
   echo "== $target: $runs runs"
   cargo fuzz run -s none "$target" -- -runs="$runs" -max_len=20000 -print_final_stats=1 2>&1 |

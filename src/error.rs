@@ -152,6 +152,15 @@ pub enum Error {
         /// Index of the offending entry.
         entry: u32,
     },
+    /// A configuration value out of its range.
+    InvalidConfig {
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// The ledger refused an envelope (see [`crate::ledger`]); nothing was applied.
+    EnvelopeRefused(crate::ledger::Refusal),
+    /// The system's random number source failed.
+    RandomnessUnavailable,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -244,6 +253,9 @@ impl fmt::Display for Error {
                 f,
                 "entry {entry}: keys must be unique and in ascending byte order"
             ),
+            Error::InvalidConfig { what } => write!(f, "invalid configuration: {what}"),
+            Error::EnvelopeRefused(refusal) => write!(f, "envelope refused: {refusal}"),
+            Error::RandomnessUnavailable => f.write_str("no system randomness for a replica id"),
         }
     }
 }

@@ -43,18 +43,32 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod aggregate;
 mod codec;
+pub mod counter;
 pub mod error;
 pub mod hash;
 pub mod hll;
+pub mod ledger;
+pub mod recorder;
 #[cfg(feature = "serde")]
 mod serde_impls;
+pub mod series;
 pub mod snapshot;
+pub mod unique_series;
+pub mod window;
 pub mod wire;
 
+pub use aggregate::{Aggregate, ApplyReport, EntryReport, Outcome};
+pub use counter::Counter;
 pub use error::{Error, Result};
 pub use hll::{Estimate, HyperLogLog};
+pub use ledger::{Admission, Admit, EnvelopeId, Ledger, LedgerConfig};
+pub use recorder::{Envelope, Recorder};
+pub use series::{MergeReport, Rejection, Rejections, SeriesConfig, Tally};
 pub use snapshot::{Family, RawEntry, ReplicaId, Sketch, Snapshot, SnapshotView};
+pub use unique_series::{RangeUnique, UniqueSeries};
+pub use window::{BucketStats, RangeStats, WindowCounter};
 
 /// The README's examples run as doctests, so the README stays true.
 #[cfg(doctest)]

@@ -23,11 +23,29 @@ pub const VARINT_U32_MAX_LEN: usize = 5;
 pub mod family {
     /// [`crate::HyperLogLog`].
     pub const HYPERLOGLOG: u8 = 1;
+    /// [`crate::Counter`].
+    pub const COUNTER: u8 = 2;
+    /// [`crate::WindowCounter`].
+    pub const WINDOW_COUNTER: u8 = 3;
+    /// [`crate::UniqueSeries`].
+    pub const UNIQUE_SERIES: u8 = 4;
 
     /// Whether this build knows `id`.
     pub const fn is_known(id: u8) -> bool {
-        matches!(id, HYPERLOGLOG)
+        matches!(id, HYPERLOGLOG | COUNTER | WINDOW_COUNTER | UNIQUE_SERIES)
     }
+}
+
+/// Time-bucketed series (`crate::series`): limits of their parameters.
+pub mod series {
+    /// Narrowest bucket: one second.
+    pub const MIN_BUCKET_MS: u64 = 1_000;
+    /// Widest bucket: one day.
+    pub const MAX_BUCKET_MS: u64 = 86_400_000;
+    /// Most buckets a series keeps (a year of minutes; ten days of seconds).
+    pub const MAX_RETENTION_BUCKETS: u32 = 1 << 20;
+    /// Furthest a clock-skew allowance may reach ahead: one day.
+    pub const MAX_FUTURE_MS: u64 = 86_400_000;
 }
 
 /// HyperLogLog parameters and payload tags (see `crate::hll` for the meaning).
@@ -76,4 +94,12 @@ pub mod redis {
     pub const XZERO_MAX_LEN: u32 = 16384;
     /// Bit 7 of byte 15: set when the cached cardinality is stale.
     pub const CACHE_INVALID_BIT: u8 = 0x80;
+}
+
+/// The receiver's ledger (`crate::ledger`), persisted beside its sketches.
+pub mod ledger {
+    /// Magic bytes of a serialized ledger.
+    pub const MAGIC: [u8; 4] = *b"ESLG";
+    /// Its version.
+    pub const VERSION: u8 = 1;
 }

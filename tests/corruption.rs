@@ -503,3 +503,112 @@ fn keys_are_validated_on_insert() {
         Err(Error::PrecisionTooLowForRedis { precision: 13 })
     ));
 }
+
+#[test]
+fn damaged_counters_series_and_ledgers_error_or_decode_validly() {
+    use edgesketch::{Counter, Ledger, UniqueSeries, WindowCounter};
+    for (name, bytes) in golden_files("counter_") {
+        let (errors, total) = damage(&bytes, |b, _| match Counter::from_bytes(b) {
+            Ok(c) => {
+                assert_eq!(Counter::from_bytes(&c.to_bytes()), Ok(c));
+                true
+            }
+            Err(_) => false,
+        });
+        assert!(
+            errors >= bytes.len(),
+            "{name}: only {errors}/{total} rejected"
+        );
+    }
+    for (name, bytes) in golden_files("window_") {
+        let (errors, total) = damage(&bytes, |b, _| match WindowCounter::from_bytes(b) {
+            Ok(w) => {
+                let again =
+                    WindowCounter::from_bytes(&w.to_bytes()).expect("re-encoded window decodes");
+                assert_eq!(
+                    again.sum(i64::MIN / 2, i64::MAX / 2),
+                    w.sum(i64::MIN / 2, i64::MAX / 2)
+                );
+                let _ = w.series(w.now() - 86_400_000, w.now() + 86_400_000);
+                true
+            }
+            Err(_) => false,
+        });
+        assert!(
+            errors >= bytes.len(),
+            "{name}: only {errors}/{total} rejected"
+        );
+    }
+    for (name, bytes) in golden_files("unique_series_") {
+        let (errors, total) = damage(&bytes, |b, case| match UniqueSeries::from_bytes(b) {
+            Ok(u) => {
+                if case % 64 == 0 {
+                    let again =
+                        UniqueSeries::from_bytes(&u.to_bytes()).expect("re-encoded series decodes");
+                    assert_eq!(again.bucket_count(), u.bucket_count());
+                    let _ = u.unique(i64::MIN / 2, i64::MAX / 2);
+                }
+                true
+            }
+            Err(_) => false,
+        });
+        assert!(
+            errors >= bytes.len(),
+            "{name}: only {errors}/{total} rejected"
+        );
+    }
+    for (name, bytes) in golden_files("ledger") {
+        let (errors, total) = damage(&bytes, |b, _| match Ledger::from_bytes(b) {
+            Ok(l) => {
+                assert_eq!(Ledger::from_bytes(&l.to_bytes()).as_ref(), Ok(&l));
+                true
+            }
+            Err(_) => false,
+        });
+        assert!(
+            errors >= bytes.len(),
+            "{name}: only {errors}/{total} rejected"
+        );
+    }
+}
+
+#[test]
+fn hostile_series_are_refused_before_allocation() {
+    use edgesketch::{SeriesConfig, WindowCounter};
+    let config = SeriesConfig::new(1_000, 3_600_000, 60_000, 0).unwrap();
+    let mut w = WindowCounter::new(config, 1_000_000).unwrap();
+    w.add(5, 1_000_000).unwrap();
+    let good = w.to_bytes();
+    // Locate the payload: version, family, params length, params.
+    let params_len = good[2] as usize;
+    let payload_at = 3 + params_len;
+    let mut p = good[..payload_at].to_vec();
+    // clock 1_000_000 (zigzag 2_000_000), empty tallies, then a bucket count of 2^40.
+    p.extend_from_slice(&[0x80, 0x89, 0x7a, 0, 0, 0, 0, 0, 0]);
+    p.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
+    assert!(matches!(
+        WindowCounter::from_bytes(&p),
+        Err(Error::LengthMismatch { .. })
+    ));
+    // A bucket far outside the retention.
+    let mut q = good[..payload_at].to_vec();
+    q.extend_from_slice(&[0x80, 0x89, 0x7a, 0, 0, 0, 0, 0, 0, 1]);
+    q.extend_from_slice(&[0xfe, 0xff, 0xff, 0xff, 0x0f]); // bucket index far below
+    q.extend_from_slice(&[1, 10, 5, 5]);
+    assert!(matches!(
+        WindowCounter::from_bytes(&q),
+        Err(Error::IndexOutOfRange { .. })
+    ));
+    // Inconsistent statistics: one event of 5 whose sum is 7.
+    let mut r = good.clone();
+    let n = r.len();
+    r[n - 3] = 14; // sum (zigzag 7)
+    assert!(matches!(
+        WindowCounter::from_bytes(&r),
+        Err(Error::NonCanonical { .. })
+    ));
+    // Bad parameters.
+    let mut s = good.clone();
+    s[4] = 0x10; // bucket width 16 ms... as the first varint byte of the width
+    assert!(WindowCounter::from_bytes(&s).is_err());
+}

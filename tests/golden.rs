@@ -10,7 +10,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use edgesketch::hash::murmur64a;
-use edgesketch::{HyperLogLog, ReplicaId, Snapshot};
+use edgesketch::{
+    Admit, Counter, EnvelopeId, HyperLogLog, Ledger, LedgerConfig, ReplicaId, SeriesConfig, Sketch,
+    Snapshot, UniqueSeries, WindowCounter,
+};
 use serde_json::{Value, json};
 
 fn dir() -> PathBuf {
@@ -94,13 +97,161 @@ fn definitions() -> Vec<Value> {
                       "entries": [] }));
     defs.push(json!({ "file": "snapshot_three_entries.bin", "kind": "snapshot",
                       "replica": "8f1c2e3d4a5b6c7d8e9fa0b1c2d3e4f5", "sequence": 42,
-                      "created_ms": 1_764_115_200_000u64,
+                      "created_ms": 1_764_115_200_000i64,
                       "entries": [
                           { "key": "uniques:article:7", "precision": 14, "items": spec("reader-", 250) },
                           { "key": "uniques:home", "precision": 14, "items": spec("visitor-", 40_000) },
                           { "key": "uniques:ünïcode/ключ", "precision": 12, "items": spec("x", 3) }
                       ] }));
+    for (name, increments, decrements) in [
+        ("counter_zero", 0u64, 0u64),
+        ("counter_pn", 1_000_003, 17),
+        ("counter_max", u64::MAX, 1),
+    ] {
+        defs.push(json!({ "file": format!("{name}.bin"), "kind": "counter",
+                          "counter": { "increments": increments, "decrements": decrements } }));
+    }
+    // Seconds: 5000 events over 75 s against a 60 s grace (the oldest are rejected as late).
+    defs.push(json!({ "file": "window_seconds.bin", "kind": "window_counter", "window": window_def(1_000, 3_600_000, 60_000, 5_000, 5_000, 15, NOW + 997) }));
+    // Minutes: an event every 10 minutes for 50 hours against a day of retention.
+    defs.push(json!({ "file": "window_minutes.bin", "kind": "window_counter", "window": window_def(60_000, 86_400_000, 86_400_000, 60_000, 300, 600_000, NOW + 61_003) }));
+    // Hours around 1970: the clock at 1969-12-31T06:00Z, events every 90 minutes into the future
+    // (negative step), past the allowance of one hour.
+    defs.push(json!({ "file": "window_negative_times.bin", "kind": "window_counter", "window": window_def(3_600_000, 86_400_000 * 7, 86_400_000, 3_600_000, 40, -5_400_000, -18 * 3_600_000) }));
+    defs.push(json!({ "file": "unique_series_hours.bin", "kind": "unique_series",
+                      "unique": unique_def(3_600_000, 48 * 3_600_000, 48 * 3_600_000, 60_000, 12, 2_000, 100, 60_000) }));
+    defs.push(json!({ "file": "ledger.bin", "kind": "ledger",
+                      "deliveries": [[1, 1], [1, 2], [1, 5], [2, 3], [1, 4], [3, 1], [2, 3], [1, 100]] }));
+    defs.push(json!({ "file": "snapshot_every_family.bin", "kind": "snapshot",
+                      "replica": "0f0e0d0c0b0a09080706050403020100", "sequence": 7,
+                      "created_ms": NOW,
+                      "entries": [
+                          { "key": "a:uniques", "precision": 14, "items": spec("golden:user-", 1500) },
+                          { "key": "b:requests", "counter": { "increments": 12345, "decrements": 0 } },
+                          { "key": "c:errors", "window": window_def(1_000, 60_000, 60_000, 5_000, 100, 400, NOW + 7) },
+                          { "key": "d:readers", "unique": unique_def(60_000, 3_600_000, 3_600_000, 5_000, 10, 500, 50, 7_000) }
+                      ] }));
     defs
+}
+
+/// The clock every vector's series use: 2025-11-26T00:00:00Z.
+const NOW: i64 = 1_764_115_200_000;
+
+/// A window counter with its clock at `clock_ms`: `count` events, event `i` at
+/// `clock_ms - i * step_ms` with value `i % 13 - 3`.
+#[allow(clippy::too_many_arguments)]
+fn window_def(
+    bucket_ms: u64,
+    retention_ms: u64,
+    grace_ms: u64,
+    future_ms: u64,
+    count: u64,
+    step_ms: i64,
+    clock_ms: i64,
+) -> Value {
+    json!({ "bucket_ms": bucket_ms, "retention_ms": retention_ms, "grace_ms": grace_ms, "max_future_ms": future_ms,
+            "clock_ms": clock_ms, "events": count, "step_ms": step_ms,
+            "value": "i % 13 - 3", "timestamp": "clock_ms - i * step_ms" })
+}
+
+/// A unique series: `count` events, event `i` the item `"reader-" + (i % users)` at
+/// `clock_ms - i * step_ms`.
+#[allow(clippy::too_many_arguments)]
+fn unique_def(
+    bucket_ms: u64,
+    retention_ms: u64,
+    grace_ms: u64,
+    future_ms: u64,
+    precision: u8,
+    count: u64,
+    users: u64,
+    step_ms: i64,
+) -> Value {
+    json!({ "bucket_ms": bucket_ms, "retention_ms": retention_ms, "grace_ms": grace_ms, "max_future_ms": future_ms,
+            "precision": precision, "clock_ms": NOW, "events": count, "users": users, "step_ms": step_ms,
+            "item": "\"reader-\" + (i % users)", "timestamp": "clock_ms - i * step_ms" })
+}
+
+fn series_config(d: &Value) -> SeriesConfig {
+    SeriesConfig::new(
+        d["bucket_ms"].as_u64().unwrap(),
+        d["retention_ms"].as_u64().unwrap(),
+        d["grace_ms"].as_u64().unwrap(),
+        d["max_future_ms"].as_u64().unwrap(),
+    )
+    .unwrap()
+}
+
+fn build_window(d: &Value) -> WindowCounter {
+    let clock = d["clock_ms"].as_i64().unwrap();
+    let mut w = WindowCounter::new(series_config(d), clock).unwrap();
+    for i in 0..d["events"].as_u64().unwrap() as i64 {
+        // Rejections are part of the state, so they are kept, not unwrapped.
+        let _ = w.add(i % 13 - 3, clock - i * d["step_ms"].as_i64().unwrap());
+    }
+    w
+}
+
+fn build_unique(d: &Value) -> UniqueSeries {
+    let clock = d["clock_ms"].as_i64().unwrap();
+    let mut u = UniqueSeries::new(
+        series_config(d),
+        d["precision"].as_u64().unwrap() as u8,
+        clock,
+    )
+    .unwrap();
+    let users = d["users"].as_u64().unwrap() as i64;
+    for i in 0..d["events"].as_u64().unwrap() as i64 {
+        let _ = u.add(
+            format!("reader-{}", i % users).as_bytes(),
+            clock - i * d["step_ms"].as_i64().unwrap(),
+        );
+    }
+    u
+}
+
+fn build_counter(d: &Value) -> Counter {
+    let mut c = Counter::new();
+    c.increment(d["increments"].as_u64().unwrap());
+    c.decrement(d["decrements"].as_u64().unwrap());
+    c
+}
+
+fn build_ledger(deliveries: &Value) -> Ledger {
+    let mut l = Ledger::new(LedgerConfig::default()).unwrap();
+    for (n, d) in deliveries.as_array().unwrap().iter().enumerate() {
+        let id = EnvelopeId {
+            replica: ReplicaId([d[0].as_u64().unwrap() as u8; 16]),
+            sequence: d[1].as_u64().unwrap(),
+        };
+        let now = NOW + n as i64;
+        if let Admit::New(a) = l.admit(id, now, now).unwrap() {
+            a.commit();
+        }
+    }
+    l
+}
+
+fn describe_sketch(sketch: &Sketch) -> Value {
+    match sketch {
+        Sketch::HyperLogLog(h) => describe(h),
+        Sketch::Counter(c) => {
+            json!({ "value": c.value().to_string(), "increments": c.increments(), "decrements": c.decrements() })
+        }
+        Sketch::WindowCounter(w) => {
+            let all = w.sum(i64::MIN / 2, i64::MAX / 2);
+            let r = w.rejected();
+            json!({ "clock_ms": w.now(), "buckets": all.buckets, "count": all.stats.count,
+                    "sum": all.stats.sum.to_string(), "min": all.stats.min, "max": all.stats.max,
+                    "rejected_late": r.late.events, "rejected_future": r.future.events })
+        }
+        Sketch::UniqueSeries(u) => {
+            let all = u.unique(i64::MIN / 2, i64::MAX / 2);
+            json!({ "clock_ms": u.now(), "buckets": all.buckets, "unique": all.estimate.value,
+                    "exact": all.estimate.exact, "rejected_late": u.rejected().late.events })
+        }
+        _ => panic!("a family the golden vectors do not cover yet"),
+    }
 }
 
 fn replica(hex: &str) -> ReplicaId {
@@ -121,15 +272,28 @@ fn make(def: &Value) -> Vec<u8> {
             HyperLogLog::from_redis(&redis).unwrap().to_bytes()
         }
         "redis" => build(p.unwrap(), &def["items"]).to_redis().unwrap(),
+        "counter" => build_counter(&def["counter"]).to_bytes(),
+        "window_counter" => build_window(&def["window"]).to_bytes(),
+        "unique_series" => build_unique(&def["unique"]).to_bytes(),
+        "ledger" => build_ledger(&def["deliveries"]).to_bytes(),
         "snapshot" => {
             let mut s = Snapshot::new(
                 replica(def["replica"].as_str().unwrap()),
                 def["sequence"].as_u64().unwrap(),
-                def["created_ms"].as_u64().unwrap(),
+                def["created_ms"].as_i64().unwrap(),
             );
             for entry in def["entries"].as_array().unwrap() {
-                let h = build(entry["precision"].as_u64().unwrap() as u8, &entry["items"]);
-                s.insert(entry["key"].as_str().unwrap(), h).unwrap();
+                let key = entry["key"].as_str().unwrap();
+                let sketch: Sketch = if entry.get("counter").is_some() {
+                    build_counter(&entry["counter"]).into()
+                } else if entry.get("window").is_some() {
+                    build_window(&entry["window"]).into()
+                } else if entry.get("unique").is_some() {
+                    build_unique(&entry["unique"]).into()
+                } else {
+                    build(entry["precision"].as_u64().unwrap() as u8, &entry["items"]).into()
+                };
+                s.insert(key, sketch).unwrap();
             }
             s.encode()
         }
@@ -148,12 +312,38 @@ fn read(def: &Value, bytes: &[u8]) -> (Value, Vec<u8>) {
             let h = HyperLogLog::from_redis(bytes).unwrap();
             (describe(&h), h.to_redis().unwrap())
         }
+        "counter" => {
+            let c = Counter::from_bytes(bytes).unwrap();
+            (describe_sketch(&c.into()), c.to_bytes())
+        }
+        "window_counter" => {
+            let w = WindowCounter::from_bytes(bytes).unwrap();
+            (describe_sketch(&w.clone().into()), w.to_bytes())
+        }
+        "unique_series" => {
+            let u = UniqueSeries::from_bytes(bytes).unwrap();
+            (describe_sketch(&u.clone().into()), u.to_bytes())
+        }
+        "ledger" => {
+            let l = Ledger::from_bytes(bytes).unwrap();
+            let stats = l.stats();
+            let gaps: Vec<Value> = l
+                .gaps()
+                .flat_map(|(r, gs)| {
+                    gs.iter()
+                        .map(move |g| json!([r.to_string(), g.from, g.to, g.opened_ms]))
+                })
+                .collect();
+            let facts = json!({ "senders": l.senders(), "applied": stats.applied, "duplicates": stats.duplicates,
+                                "lost": stats.lost, "gaps": gaps });
+            (facts, l.to_bytes())
+        }
         "snapshot" => {
             let s = Snapshot::decode(bytes).unwrap();
             let entries: Vec<Value> = s
                 .iter()
                 .map(|(key, sketch)| {
-                    let mut d = describe(sketch.as_hyperloglog().unwrap());
+                    let mut d = describe_sketch(sketch);
                     d["key"] = json!(key);
                     d["family"] = json!(sketch.family().name());
                     d

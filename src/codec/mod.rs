@@ -102,6 +102,60 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// Reads an unsigned LEB128 varint of at most 64 bits (10 bytes), in its shortest form.
+    pub(crate) fn varint_u64(&mut self, what: &'static str) -> Result<u64> {
+        let value = self.varint_u128(what, 10)?;
+        u64::try_from(value).map_err(|_| Error::NonCanonical {
+            what: "varint above 64 bits",
+        })
+    }
+
+    /// Reads a zigzag-encoded signed varint of at most 64 bits.
+    pub(crate) fn zigzag_i64(&mut self, what: &'static str) -> Result<i64> {
+        let z = self.varint_u64(what)?;
+        Ok((z >> 1) as i64 ^ -((z & 1) as i64))
+    }
+
+    /// Reads a zigzag-encoded signed varint of at most 128 bits (19 bytes).
+    pub(crate) fn zigzag_i128(&mut self, what: &'static str) -> Result<i128> {
+        let z = self.varint_u128(what, 19)?;
+        Ok((z >> 1) as i128 ^ -((z & 1) as i128))
+    }
+
+    /// Unsigned LEB128 of at most `max_len` bytes, shortest form only.
+    fn varint_u128(&mut self, what: &'static str, max_len: usize) -> Result<u128> {
+        let start = self.pos;
+        let mut value: u128 = 0;
+        for i in 0..max_len {
+            let byte = self.u8(what).map_err(|_| Error::Truncated {
+                what,
+                offset: start,
+                needed: i + 1,
+                available: i,
+            })?;
+            let bits = u128::from(byte & 0x7f);
+            let shift = 7 * i as u32;
+            // The 19th byte has room for 2 of its 7 bits.
+            if shift > 121 && bits >> (128 - shift) != 0 {
+                return Err(Error::NonCanonical {
+                    what: "varint above 128 bits",
+                });
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                if i > 0 && byte == 0 {
+                    return Err(Error::NonCanonical {
+                        what: "overlong varint",
+                    });
+                }
+                return Ok(value);
+            }
+        }
+        Err(Error::NonCanonical {
+            what: "varint too long",
+        })
+    }
+
     /// A varint length followed by that many bytes.
     pub(crate) fn length_prefixed(&mut self, what: &'static str) -> Result<&'a [u8]> {
         let len = self.varint_u32(what)? as usize;
@@ -124,6 +178,29 @@ pub(crate) fn put_varint_u32(out: &mut Vec<u8>, mut value: u32) {
         value >>= 7;
     }
     out.push(value as u8);
+}
+
+/// Appends an unsigned LEB128 varint of a `u64`.
+pub(crate) fn put_varint_u64(out: &mut Vec<u8>, value: u64) {
+    put_varint_u128(out, u128::from(value));
+}
+
+fn put_varint_u128(out: &mut Vec<u8>, mut value: u128) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Appends a signed integer zigzag-encoded (0, -1, 1, -2, ... as 0, 1, 2, 3, ...).
+pub(crate) fn put_zigzag_i64(out: &mut Vec<u8>, value: i64) {
+    put_varint_u64(out, ((value << 1) ^ (value >> 63)) as u64);
+}
+
+/// Appends a 128-bit signed integer zigzag-encoded.
+pub(crate) fn put_zigzag_i128(out: &mut Vec<u8>, value: i128) {
+    put_varint_u128(out, ((value << 1) ^ (value >> 127)) as u128);
 }
 
 /// Encoded length of a varint.
@@ -220,6 +297,50 @@ mod tests {
         assert!(matches!(
             Reader::new(&[0x80, 0x80]).varint_u32("v"),
             Err(Error::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn wide_varints_and_zigzag_round_trip() {
+        for value in [0u64, 1, 127, 128, u64::from(u32::MAX) + 1, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint_u64(&mut out, value);
+            let mut r = Reader::new(&out);
+            assert_eq!(r.varint_u64("v").unwrap(), value);
+            r.finish("v").unwrap();
+        }
+        for value in [0i64, -1, 1, -64, 64, i64::MIN, i64::MAX] {
+            let mut out = Vec::new();
+            put_zigzag_i64(&mut out, value);
+            assert_eq!(Reader::new(&out).zigzag_i64("v").unwrap(), value);
+        }
+        for value in [0i128, -1, i128::from(i64::MIN) * 3, i128::MIN, i128::MAX] {
+            let mut out = Vec::new();
+            put_zigzag_i128(&mut out, value);
+            assert!(out.len() <= 19);
+            assert_eq!(Reader::new(&out).zigzag_i128("v").unwrap(), value);
+        }
+        // 2^64 does not fit a u64; an eleventh byte never fits.
+        let mut big = Vec::new();
+        put_varint_u128(&mut big, 1 << 64);
+        assert!(matches!(
+            Reader::new(&big).varint_u64("v"),
+            Err(Error::NonCanonical { .. })
+        ));
+        assert!(matches!(
+            Reader::new(&[0xff; 11]).varint_u64("v"),
+            Err(Error::NonCanonical { .. })
+        ));
+        assert!(matches!(
+            Reader::new(&[0xff; 20]).zigzag_i128("v"),
+            Err(Error::NonCanonical { .. })
+        ));
+        // Bits beyond 128 in the 19th byte.
+        let mut over = alloc::vec![0xffu8; 18];
+        over.push(0x7f);
+        assert!(matches!(
+            Reader::new(&over).zigzag_i128("v"),
+            Err(Error::NonCanonical { .. })
         ));
     }
 

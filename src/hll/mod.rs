@@ -210,6 +210,12 @@ impl HyperLogLog {
         ))
     }
 
+    /// An empty sketch of a precision already checked.
+    pub(crate) fn empty(precision: u8) -> Self {
+        debug_assert!(check_precision(precision).is_ok());
+        Self::with_repr(precision, empty_small(precision, MAX_SPARSE_PRECISION))
+    }
+
     fn with_repr(precision: u8, repr: Repr) -> Self {
         HyperLogLog {
             precision,

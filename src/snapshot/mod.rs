@@ -13,7 +13,7 @@
 //! 8       4     total length of the envelope in bytes, checksum included
 //! 12      16    replica id
 //! 28      8     sequence number
-//! 36      8     creation time, milliseconds since the Unix epoch
+//! 36      8     creation time, milliseconds since the Unix epoch (signed)
 //! 44      4     entry count
 //! 48      ...   entries, keys in strictly ascending byte order:
 //!               varint key length, key (UTF-8, 1..=1024 bytes), family id (u8),
@@ -50,16 +50,29 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::HyperLogLog;
 use crate::codec::{self, FamilyCodec, Reader};
 use crate::error::{Error, Result};
+use crate::ledger::{Admission, EnvelopeId};
+use crate::series::MergeReport;
 use crate::wire::{self, CHECKSUM_LEN, ENVELOPE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN};
+use crate::{Counter, HyperLogLog, UniqueSeries, WindowCounter};
 
 const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
 /// A sender's random 128-bit identity.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct ReplicaId(pub [u8; 16]);
+
+impl ReplicaId {
+    /// A fresh random id from the system's randomness (OS, or `crypto.getRandomValues` in a
+    /// browser or Worker). Call it lazily: Workers refuse randomness at module top level.
+    #[cfg(feature = "getrandom")]
+    pub fn random() -> Result<ReplicaId> {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|_| Error::RandomnessUnavailable)?;
+        Ok(ReplicaId(id))
+    }
+}
 
 impl fmt::Display for ReplicaId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -82,6 +95,12 @@ impl fmt::Debug for ReplicaId {
 pub enum Family {
     /// [`HyperLogLog`], family id 1.
     HyperLogLog,
+    /// [`Counter`], family id 2.
+    Counter,
+    /// [`WindowCounter`], family id 3.
+    WindowCounter,
+    /// [`UniqueSeries`], family id 4.
+    UniqueSeries,
 }
 
 impl Family {
@@ -89,6 +108,9 @@ impl Family {
     pub const fn id(self) -> u8 {
         match self {
             Family::HyperLogLog => wire::family::HYPERLOGLOG,
+            Family::Counter => wire::family::COUNTER,
+            Family::WindowCounter => wire::family::WINDOW_COUNTER,
+            Family::UniqueSeries => wire::family::UNIQUE_SERIES,
         }
     }
 
@@ -96,15 +118,27 @@ impl Family {
     pub const fn from_id(id: u8) -> Option<Family> {
         match id {
             wire::family::HYPERLOGLOG => Some(Family::HyperLogLog),
+            wire::family::COUNTER => Some(Family::Counter),
+            wire::family::WINDOW_COUNTER => Some(Family::WindowCounter),
+            wire::family::UNIQUE_SERIES => Some(Family::UniqueSeries),
             _ => None,
         }
     }
 
-    /// A short lowercase name (`"hyperloglog"`).
+    /// A short lowercase name (`"hyperloglog"`, `"counter"`, `"window_counter"`,
+    /// `"unique_series"`).
     pub const fn name(self) -> &'static str {
         match self {
             Family::HyperLogLog => "hyperloglog",
+            Family::Counter => "counter",
+            Family::WindowCounter => "window_counter",
+            Family::UniqueSeries => "unique_series",
         }
+    }
+
+    /// Whether merging the same state twice changes nothing (then no ledger is needed to merge).
+    pub const fn idempotent(self) -> bool {
+        matches!(self, Family::HyperLogLog | Family::UniqueSeries)
     }
 }
 
@@ -114,6 +148,39 @@ impl Family {
 pub enum Sketch {
     /// A distinct counter.
     HyperLogLog(HyperLogLog),
+    /// An exact up-and-down counter.
+    Counter(Counter),
+    /// Counts and sums per time bucket.
+    WindowCounter(WindowCounter),
+    /// Distinct counts per time bucket.
+    UniqueSeries(UniqueSeries),
+}
+
+/// What merging a sketch did: for time series, which buckets were refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EntryMerge {
+    /// Bucket-level detail of a series merge (all zero for other families).
+    pub series: MergeReport,
+}
+
+macro_rules! accessors {
+    ($($variant:ident, $as_ref:ident, $as_mut:ident;)*) => {$(
+        #[doc = concat!("The [`", stringify!($variant), "`] inside, if that is the family.")]
+        pub fn $as_ref(&self) -> Option<&$variant> {
+            match self {
+                Sketch::$variant(x) => Some(x),
+                _ => None,
+            }
+        }
+
+        #[doc = concat!("The [`", stringify!($variant), "`] inside, mutably, if that is the family.")]
+        pub fn $as_mut(&mut self) -> Option<&mut $variant> {
+            match self {
+                Sketch::$variant(x) => Some(x),
+                _ => None,
+            }
+        }
+    )*};
 }
 
 impl Sketch {
@@ -121,45 +188,137 @@ impl Sketch {
     pub fn family(&self) -> Family {
         match self {
             Sketch::HyperLogLog(_) => Family::HyperLogLog,
+            Sketch::Counter(_) => Family::Counter,
+            Sketch::WindowCounter(_) => Family::WindowCounter,
+            Sketch::UniqueSeries(_) => Family::UniqueSeries,
         }
     }
 
-    /// The HyperLogLog inside, if that is the family.
-    pub fn as_hyperloglog(&self) -> Option<&HyperLogLog> {
-        match self {
-            Sketch::HyperLogLog(h) => Some(h),
-        }
+    accessors! {
+        HyperLogLog, as_hyperloglog, as_hyperloglog_mut;
+        Counter, as_counter, as_counter_mut;
+        WindowCounter, as_window_counter, as_window_counter_mut;
+        UniqueSeries, as_unique_series, as_unique_series_mut;
     }
 
-    /// Merges a sketch of the same family in.
-    pub fn merge(&mut self, other: &Sketch) -> Result<()> {
+    /// Merges a sketch of the same family in, once: `admission` is the ledger's word that the
+    /// envelope carrying `other` is new ([`crate::ledger`]). Idempotent families ignore it.
+    pub fn merge(&mut self, other: &Sketch, admission: &Admission<'_>) -> Result<EntryMerge> {
         match (self, other) {
-            (Sketch::HyperLogLog(a), Sketch::HyperLogLog(b)) => a.merge(b),
+            (Sketch::HyperLogLog(a), Sketch::HyperLogLog(b)) => {
+                a.merge(b)?;
+                Ok(EntryMerge::default())
+            }
+            (Sketch::Counter(a), Sketch::Counter(b)) => {
+                a.merge(b, admission);
+                Ok(EntryMerge::default())
+            }
+            (Sketch::WindowCounter(a), Sketch::WindowCounter(b)) => Ok(EntryMerge {
+                series: a.merge(b, admission)?,
+            }),
+            (Sketch::UniqueSeries(a), Sketch::UniqueSeries(b)) => Ok(EntryMerge {
+                series: a.merge(b)?,
+            }),
+            (a, b) => Err(Error::ParameterMismatch {
+                what: "sketch family",
+                left: u64::from(a.family().id()),
+                right: u64::from(b.family().id()),
+            }),
+        }
+    }
+
+    /// Moves the clock of a time series forward (no effect on other families).
+    pub fn advance(&mut self, now_ms: i64) {
+        match self {
+            Sketch::WindowCounter(w) => w.advance(now_ms),
+            Sketch::UniqueSeries(u) => u.advance(now_ms),
+            Sketch::HyperLogLog(_) | Sketch::Counter(_) => {}
+        }
+    }
+
+    /// An empty sketch of the same family and parameters (time series keep their clock): what a
+    /// receiver merges a first envelope into, and what a sender starts its next delta from.
+    pub fn emptied(&self) -> Sketch {
+        match self {
+            Sketch::HyperLogLog(h) => Sketch::HyperLogLog(HyperLogLog::empty(h.precision())),
+            Sketch::Counter(_) => Sketch::Counter(Counter::new()),
+            Sketch::WindowCounter(w) => Sketch::WindowCounter(w.emptied()),
+            Sketch::UniqueSeries(u) => Sketch::UniqueSeries(u.emptied()),
+        }
+    }
+
+    /// An empty sketch of the same family and parameters whose clock (for time series) is
+    /// `now_ms`: what a receiver merges a first envelope into.
+    pub fn emptied_at(&self, now_ms: i64) -> Sketch {
+        match self {
+            Sketch::WindowCounter(w) => Sketch::WindowCounter(w.emptied_at(now_ms)),
+            Sketch::UniqueSeries(u) => Sketch::UniqueSeries(u.emptied_at(now_ms)),
+            other => other.emptied(),
+        }
+    }
+
+    /// Whether the sketch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Sketch::HyperLogLog(h) => h.is_empty(),
+            Sketch::Counter(c) => c.is_empty(),
+            Sketch::WindowCounter(w) => w.is_empty() && w.rejected().is_empty(),
+            Sketch::UniqueSeries(u) => u.is_empty() && u.rejected().is_empty(),
         }
     }
 
     fn encode_parts(&self, params: &mut Vec<u8>, payload: &mut Vec<u8>) {
         match self {
-            Sketch::HyperLogLog(h) => {
-                h.encode_params(params);
-                h.encode_payload(payload);
-            }
+            Sketch::HyperLogLog(x) => encode_with(x, params, payload),
+            Sketch::Counter(x) => encode_with(x, params, payload),
+            Sketch::WindowCounter(x) => encode_with(x, params, payload),
+            Sketch::UniqueSeries(x) => encode_with(x, params, payload),
         }
     }
 
     fn decode(family: u8, params: &[u8], payload: &[u8]) -> Result<Sketch> {
-        match Family::from_id(family) {
+        Ok(match Family::from_id(family) {
             Some(Family::HyperLogLog) => {
-                HyperLogLog::decode_parts(params, payload).map(Sketch::HyperLogLog)
+                Sketch::HyperLogLog(HyperLogLog::decode_parts(params, payload)?)
             }
-            None => Err(Error::UnknownFamily { id: family }),
-        }
+            Some(Family::Counter) => Sketch::Counter(Counter::decode_parts(params, payload)?),
+            Some(Family::WindowCounter) => {
+                Sketch::WindowCounter(WindowCounter::decode_parts(params, payload)?)
+            }
+            Some(Family::UniqueSeries) => {
+                Sketch::UniqueSeries(UniqueSeries::decode_parts(params, payload)?)
+            }
+            None => return Err(Error::UnknownFamily { id: family }),
+        })
     }
+}
+
+fn encode_with<F: FamilyCodec>(sketch: &F, params: &mut Vec<u8>, payload: &mut Vec<u8>) {
+    sketch.encode_params(params);
+    sketch.encode_payload(payload);
 }
 
 impl From<HyperLogLog> for Sketch {
     fn from(h: HyperLogLog) -> Self {
         Sketch::HyperLogLog(h)
+    }
+}
+
+impl From<Counter> for Sketch {
+    fn from(c: Counter) -> Self {
+        Sketch::Counter(c)
+    }
+}
+
+impl From<WindowCounter> for Sketch {
+    fn from(w: WindowCounter) -> Self {
+        Sketch::WindowCounter(w)
+    }
+}
+
+impl From<UniqueSeries> for Sketch {
+    fn from(u: UniqueSeries) -> Self {
+        Sketch::UniqueSeries(u)
     }
 }
 
@@ -171,7 +330,7 @@ pub struct Snapshot {
     /// The sender's sequence number of this envelope.
     pub sequence: u64,
     /// When the sender made it, milliseconds since the Unix epoch.
-    pub created_ms: u64,
+    pub created_ms: i64,
     entries: BTreeMap<String, Sketch>,
 }
 
@@ -191,7 +350,7 @@ pub fn validate_key(key: &str) -> Result<()> {
 
 impl Snapshot {
     /// An envelope with no entries yet.
-    pub fn new(replica: ReplicaId, sequence: u64, created_ms: u64) -> Self {
+    pub fn new(replica: ReplicaId, sequence: u64, created_ms: i64) -> Self {
         Snapshot {
             replica,
             sequence,
@@ -239,6 +398,14 @@ impl Snapshot {
     /// Entries in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Sketch)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The envelope's identity (sender and sequence number).
+    pub fn id(&self) -> EnvelopeId {
+        EnvelopeId {
+            replica: self.replica,
+            sequence: self.sequence,
+        }
     }
 
     /// The envelope bytes.
@@ -290,7 +457,7 @@ pub struct SnapshotView<'a> {
     /// The sender's sequence number of this envelope.
     pub sequence: u64,
     /// When the sender made it, milliseconds since the Unix epoch.
-    pub created_ms: u64,
+    pub created_ms: i64,
     entry_count: u32,
     entries: &'a [u8],
 }
@@ -375,7 +542,7 @@ impl<'a> SnapshotView<'a> {
         r.bytes(12, "snapshot header")?;
         let replica = ReplicaId(r.array("snapshot replica id")?);
         let sequence = r.u64_le("snapshot sequence")?;
-        let created_ms = r.u64_le("snapshot creation time")?;
+        let created_ms = r.u64_le("snapshot creation time")? as i64;
         let entry_count = r.u32_le("snapshot entry count")?;
         if (entry_count as usize).saturating_mul(wire::MIN_ENTRY_LEN) > r.remaining() {
             return Err(Error::LengthMismatch {

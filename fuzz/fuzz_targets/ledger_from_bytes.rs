@@ -1,0 +1,28 @@
+//! The receiver's ledger: error, or a ledger that encodes back and keeps working.
+#![no_main]
+
+use edgesketch::{Admit, EnvelopeId, Ledger, ReplicaId};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(mut l) = Ledger::from_bytes(data) {
+        assert_eq!(Ledger::from_bytes(&l.to_bytes()).as_ref(), Ok(&l));
+        let gaps: Vec<_> = l.gaps().map(|(r, g)| (r, g.to_vec())).collect();
+        for (replica, gs) in gaps {
+            for g in gs {
+                for sequence in [g.from, g.to.saturating_sub(1)] {
+                    let id = EnvelopeId { replica, sequence };
+                    if let Ok(Admit::New(a)) = l.admit(id, g.opened_ms, g.opened_ms) {
+                        a.commit();
+                    }
+                }
+            }
+        }
+        let id = EnvelopeId { replica: ReplicaId([0xab; 16]), sequence: 3 };
+        if let Ok(Admit::New(a)) = l.admit(id, 0, 0) {
+            a.commit();
+        }
+        l.expire(i64::MAX / 2);
+        let _ = l.to_bytes();
+    }
+});

@@ -1,0 +1,266 @@
+//! The sender's side: a [`Recorder`] holds named sketches, records events into them, and turns what
+//! it recorded into one envelope at a time.
+//!
+//! Each envelope carries the sender's [`ReplicaId`] (random, chosen at the first envelope, so never
+//! at module top level in a Worker) and the next sequence number, 1, 2, 3, …. After an envelope is
+//! made, the recorder starts from empty sketches again (time series keep their clock): every
+//! envelope is a *delta*, and the receiver's ledger ([`crate::ledger`]) makes sure each is applied
+//! once. Keep the bytes of an envelope until the receiver acknowledges it, and resend those same
+//! bytes on failure.
+//!
+//! ```
+//! use edgesketch::{Recorder, ReplicaId, SeriesConfig};
+//!
+//! let now = 1_764_115_200_000;
+//! let mut recorder = Recorder::with_replica(ReplicaId([5; 16]));
+//! recorder.counter("requests")?.increment(1);
+//! recorder.hyperloglog("visitors", 14)?.insert(b"ada");
+//! let minute = SeriesConfig::new(60_000, 3_600_000, 120_000, 10_000)?;
+//! recorder.window_counter("errors:api", minute, now)?.add(1, now).unwrap();
+//!
+//! let envelope = recorder.envelope(now)?.expect("something was recorded");
+//! assert_eq!(envelope.id.sequence, 1);
+//! assert!(recorder.envelope(now)?.is_none(), "nothing new since");
+//! # Ok::<(), edgesketch::Error>(())
+//! ```
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::ledger::EnvelopeId;
+use crate::series::SeriesConfig;
+use crate::snapshot::{Family, ReplicaId, Sketch, Snapshot, validate_key};
+use crate::{Counter, HyperLogLog, UniqueSeries, WindowCounter};
+
+/// An envelope made by a [`Recorder`]: what to send, and what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// Sender and sequence number.
+    pub id: EnvelopeId,
+    /// Creation time (the sender's clock), as written in the envelope.
+    pub created_ms: i64,
+    /// The bytes to send, and to resend unchanged on a retry.
+    pub bytes: Vec<u8>,
+}
+
+/// Named sketches of one sender. See the [module docs](self).
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
+    replica: Option<ReplicaId>,
+    next_sequence: u64,
+    entries: BTreeMap<String, Sketch>,
+}
+
+impl Recorder {
+    /// A recorder whose replica id is drawn at random when the first envelope is made (needs the
+    /// `getrandom` feature; otherwise use [`Recorder::with_replica`]).
+    pub fn new() -> Self {
+        Recorder {
+            replica: None,
+            next_sequence: 1,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// A recorder with a given replica id (for instance one kept across restarts together with
+    /// the next sequence number, see [`Recorder::resume`]).
+    pub fn with_replica(replica: ReplicaId) -> Self {
+        Recorder {
+            replica: Some(replica),
+            ..Recorder::new()
+        }
+    }
+
+    /// A recorder that continues a sender's numbering: `next_sequence` must be above every
+    /// sequence it used before, or the receiver will take new envelopes for duplicates.
+    pub fn resume(replica: ReplicaId, next_sequence: u64) -> Self {
+        Recorder {
+            replica: Some(replica),
+            next_sequence: next_sequence.max(1),
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// The replica id, once chosen.
+    pub fn replica(&self) -> Option<ReplicaId> {
+        self.replica
+    }
+
+    /// The sequence number the next envelope will carry.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// The sketch under `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&Sketch> {
+        self.entries.get(key)
+    }
+
+    /// Keys in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// Whether nothing was recorded since the last envelope.
+    pub fn is_empty(&self) -> bool {
+        self.entries.values().all(Sketch::is_empty)
+    }
+
+    /// The sketch under `key`, created by `make` if absent; an error if `key` holds another family.
+    /// (Recording an event looks the key up without allocating.)
+    fn entry(
+        &mut self,
+        key: &str,
+        family: Family,
+        make: impl FnOnce() -> Result<Sketch>,
+    ) -> Result<&mut Sketch> {
+        if !self.entries.contains_key(key) {
+            validate_key(key)?;
+            self.entries.insert(String::from(key), make()?);
+        }
+        let Some(sketch) = self.entries.get_mut(key) else {
+            unreachable!("the key was inserted above")
+        };
+        if sketch.family() != family {
+            return Err(Error::ParameterMismatch {
+                what: "sketch family under this key",
+                left: u64::from(sketch.family().id()),
+                right: u64::from(family.id()),
+            });
+        }
+        Ok(sketch)
+    }
+
+    /// The HyperLogLog under `key` (created at `precision` if absent).
+    pub fn hyperloglog(&mut self, key: &str, precision: u8) -> Result<&mut HyperLogLog> {
+        let sketch = self.entry(key, Family::HyperLogLog, || {
+            HyperLogLog::new(precision).map(Sketch::HyperLogLog)
+        })?;
+        let Sketch::HyperLogLog(h) = sketch else {
+            unreachable!("family checked")
+        };
+        if h.precision() != precision {
+            return Err(Error::ParameterMismatch {
+                what: "HyperLogLog precision under this key",
+                left: u64::from(h.precision()),
+                right: u64::from(precision),
+            });
+        }
+        Ok(h)
+    }
+
+    /// The counter under `key` (created at zero if absent).
+    pub fn counter(&mut self, key: &str) -> Result<&mut Counter> {
+        let Sketch::Counter(c) =
+            self.entry(key, Family::Counter, || Ok(Sketch::Counter(Counter::new())))?
+        else {
+            unreachable!("family checked")
+        };
+        Ok(c)
+    }
+
+    /// The window counter under `key` (created with `config` and its clock at `now_ms` if absent;
+    /// otherwise its clock moves to `now_ms`).
+    pub fn window_counter(
+        &mut self,
+        key: &str,
+        config: SeriesConfig,
+        now_ms: i64,
+    ) -> Result<&mut WindowCounter> {
+        let Sketch::WindowCounter(w) = self.entry(key, Family::WindowCounter, || {
+            WindowCounter::new(config, now_ms).map(Sketch::WindowCounter)
+        })?
+        else {
+            unreachable!("family checked")
+        };
+        check_config(w.config(), config)?;
+        w.advance(now_ms);
+        Ok(w)
+    }
+
+    /// The unique series under `key` (created with `config` and `precision`, its clock at `now_ms`,
+    /// if absent; otherwise its clock moves to `now_ms`).
+    pub fn unique_series(
+        &mut self,
+        key: &str,
+        config: SeriesConfig,
+        precision: u8,
+        now_ms: i64,
+    ) -> Result<&mut UniqueSeries> {
+        let Sketch::UniqueSeries(u) = self.entry(key, Family::UniqueSeries, || {
+            UniqueSeries::new(config, precision, now_ms).map(Sketch::UniqueSeries)
+        })?
+        else {
+            unreachable!("family checked")
+        };
+        check_config(u.config(), config)?;
+        if u.precision() != precision {
+            return Err(Error::ParameterMismatch {
+                what: "unique series precision under this key",
+                left: u64::from(u.precision()),
+                right: u64::from(precision),
+            });
+        }
+        u.advance(now_ms);
+        Ok(u)
+    }
+
+    /// Makes the envelope of everything recorded since the last one (`None` if nothing was), with
+    /// creation time `now_ms`, and starts the next delta.
+    pub fn envelope(&mut self, now_ms: i64) -> Result<Option<Envelope>> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let replica = match self.replica {
+            Some(r) => r,
+            None => {
+                let r = random_replica()?;
+                self.replica = Some(r);
+                r
+            }
+        };
+        let id = EnvelopeId {
+            replica,
+            sequence: self.next_sequence,
+        };
+        let mut snapshot = Snapshot::new(replica, id.sequence, now_ms);
+        for (key, sketch) in &mut self.entries {
+            if sketch.is_empty() {
+                continue;
+            }
+            let fresh = sketch.emptied();
+            snapshot.insert(key.clone(), core::mem::replace(sketch, fresh))?;
+        }
+        self.next_sequence += 1;
+        Ok(Some(Envelope {
+            id,
+            created_ms: now_ms,
+            bytes: snapshot.encode(),
+        }))
+    }
+}
+
+fn check_config(held: SeriesConfig, asked: SeriesConfig) -> Result<()> {
+    if held != asked {
+        return Err(Error::ParameterMismatch {
+            what: "series configuration under this key (bucket width)",
+            left: held.bucket_ms,
+            right: asked.bucket_ms,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(feature = "getrandom")]
+fn random_replica() -> Result<ReplicaId> {
+    ReplicaId::random()
+}
+
+#[cfg(not(feature = "getrandom"))]
+fn random_replica() -> Result<ReplicaId> {
+    Err(Error::InvalidConfig {
+        what: "a recorder needs a replica id: use Recorder::with_replica, or enable the `getrandom` feature",
+    })
+}

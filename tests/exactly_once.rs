@@ -1,0 +1,352 @@
+//! The exactly-once rule as a property: envelopes delivered with random duplication, reordering
+//! and interleaving (and a receiver restart in the middle) give exactly the state of applying each
+//! envelope once, checked against ground truth computed straight from the events.
+
+use std::collections::BTreeMap;
+
+#[cfg(feature = "getrandom")]
+use edgesketch::EnvelopeId;
+use edgesketch::hash::hash_item;
+use edgesketch::{
+    Aggregate, Error, HyperLogLog, Ledger, LedgerConfig, Outcome, Recorder, ReplicaId,
+    SeriesConfig, Sketch, Snapshot,
+};
+use proptest::prelude::*;
+
+const NOW: i64 = 1_764_115_200_000;
+
+fn minute_buckets() -> SeriesConfig {
+    SeriesConfig::new(60_000, 24 * 3_600_000, 3_600_000, 60_000).unwrap()
+}
+
+/// One recorded operation.
+#[derive(Clone, Debug)]
+enum Op {
+    Count(i64),
+    Window { value: i64, ago_ms: i64 },
+    Visit(u16),
+    UniqueVisit { user: u16, ago_ms: i64 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (-5i64..20).prop_map(Op::Count),
+        (-100i64..1000, 0i64..3_000_000).prop_map(|(value, ago_ms)| Op::Window { value, ago_ms }),
+        any::<u16>().prop_map(Op::Visit),
+        (0u16..500, 0i64..3_000_000).prop_map(|(user, ago_ms)| Op::UniqueVisit { user, ago_ms }),
+    ]
+}
+
+/// Per replica, a list of envelopes, each a list of operations.
+fn traffic() -> impl Strategy<Value = Vec<Vec<Vec<Op>>>> {
+    prop::collection::vec(
+        prop::collection::vec(prop::collection::vec(op(), 1..8), 1..12),
+        1..4,
+    )
+}
+
+/// Everything the senders recorded, computed without any sketch merging.
+#[derive(Default)]
+struct Truth {
+    counter: i128,
+    window: BTreeMap<i64, (u64, i128, i64, i64)>,
+    visitors: Vec<u64>,
+    unique: BTreeMap<i64, Vec<u64>>,
+}
+
+fn record(recorder: &mut Recorder, ops: &[Op], now: i64, truth: &mut Truth) {
+    for op in ops {
+        match *op {
+            Op::Count(n) => {
+                recorder.counter("count").unwrap().add(n);
+                truth.counter += i128::from(n);
+            }
+            Op::Window { value, ago_ms } => {
+                let t = now - ago_ms;
+                recorder
+                    .window_counter("window", minute_buckets(), now)
+                    .unwrap()
+                    .add(value, t)
+                    .unwrap();
+                let e =
+                    truth
+                        .window
+                        .entry(t.div_euclid(60_000))
+                        .or_insert((0, 0, i64::MAX, i64::MIN));
+                *e = (
+                    e.0 + 1,
+                    e.1 + i128::from(value),
+                    e.2.min(value),
+                    e.3.max(value),
+                );
+            }
+            Op::Visit(user) => {
+                recorder
+                    .hyperloglog("visitors", 14)
+                    .unwrap()
+                    .insert(&user.to_le_bytes());
+                truth.visitors.push(hash_item(&user.to_le_bytes()));
+            }
+            Op::UniqueVisit { user, ago_ms } => {
+                let t = now - ago_ms;
+                recorder
+                    .unique_series("unique", minute_buckets(), 12, now)
+                    .unwrap()
+                    .add(&user.to_le_bytes(), t)
+                    .unwrap();
+                truth
+                    .unique
+                    .entry(t.div_euclid(60_000))
+                    .or_default()
+                    .push(hash_item(&user.to_le_bytes()));
+            }
+        }
+    }
+}
+
+fn reference_registers(p: u8, hashes: &[u64]) -> Vec<u8> {
+    let mut regs = vec![0u8; 1 << p];
+    for &h in hashes {
+        let i = (h & ((1 << p) - 1)) as usize;
+        regs[i] = regs[i].max((((h >> p) | (1u64 << (64 - p))).trailing_zeros() + 1) as u8);
+    }
+    regs
+}
+
+fn check(agg: &Aggregate, truth: &Truth) -> Result<(), TestCaseError> {
+    let counter = agg
+        .get("count")
+        .and_then(Sketch::as_counter)
+        .map_or(0, |c| c.value());
+    prop_assert_eq!(counter, truth.counter);
+    if let Some(w) = agg.get("window").and_then(Sketch::as_window_counter) {
+        for (start, stats) in w.series(NOW - 4_000_000, NOW + 120_000) {
+            let expected = truth.window.get(&start.div_euclid(60_000)).copied();
+            match expected {
+                Some((count, sum, min, max)) => {
+                    prop_assert_eq!(
+                        (stats.count, stats.sum, stats.min, stats.max),
+                        (count, sum, min, max)
+                    );
+                }
+                None => prop_assert_eq!(stats.count, 0),
+            }
+        }
+    } else {
+        prop_assert!(truth.window.is_empty());
+    }
+    let visitors = agg
+        .get("visitors")
+        .and_then(Sketch::as_hyperloglog)
+        .map(HyperLogLog::registers);
+    if !truth.visitors.is_empty() {
+        prop_assert_eq!(visitors.unwrap(), reference_registers(14, &truth.visitors));
+    }
+    if let Some(u) = agg.get("unique").and_then(Sketch::as_unique_series) {
+        let stored: Vec<(i64, Vec<u8>)> = u
+            .buckets(i64::MIN / 2, i64::MAX / 2)
+            .map(|(t, h)| (t, h.registers()))
+            .collect();
+        let expected: Vec<(i64, Vec<u8>)> = truth
+            .unique
+            .iter()
+            .map(|(b, hs)| (b * 60_000, reference_registers(12, hs)))
+            .collect();
+        prop_assert_eq!(stored, expected);
+    } else {
+        prop_assert!(truth.unique.is_empty());
+    }
+    Ok(())
+}
+
+/// Persists and restores an aggregate the way a durable receiver would (sketches + ledger).
+fn restart(agg: &Aggregate) -> Aggregate {
+    let mut s = Snapshot::new(ReplicaId::default(), 1, 0);
+    for (key, sketch) in agg.iter() {
+        s.insert(key, sketch.clone()).unwrap();
+    }
+    let decoded = Snapshot::decode(&s.encode()).unwrap();
+    let sketches = decoded
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    Aggregate::from_parts(
+        sketches,
+        Ledger::from_bytes(&agg.ledger().to_bytes()).unwrap(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn duplicated_reordered_interleaved_delivery_applies_each_envelope_once(
+        traffic in traffic(),
+        copies in prop::collection::vec(1usize..4, 64),
+        shuffle in prop::collection::vec(any::<u32>(), 256),
+        restart_at in any::<prop::sample::Index>(),
+    ) {
+        let mut truth = Truth::default();
+        let mut deliveries = Vec::new();
+        for (r, envelopes) in traffic.iter().enumerate() {
+            let mut sender = Recorder::with_replica(ReplicaId([r as u8 + 1; 16]));
+            for (i, ops) in envelopes.iter().enumerate() {
+                let now = NOW + (r * 100 + i) as i64;
+                record(&mut sender, ops, now, &mut truth);
+                // Operations that change nothing (adding 0) make no envelope.
+                let Some(envelope) = sender.envelope(now).unwrap() else {
+                    continue;
+                };
+                for _ in 0..copies[(r * 16 + i) % copies.len()] {
+                    deliveries.push(envelope.bytes.clone());
+                }
+            }
+        }
+        // Any order: duplicates, reordering and interleaving of the senders.
+        let mut keyed: Vec<(u32, Vec<u8>)> = deliveries
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| (shuffle[i % shuffle.len()].rotate_left(i as u32 % 32), d))
+            .collect();
+        keyed.sort_by_key(|(k, _)| *k);
+
+        let mut agg = Aggregate::new(LedgerConfig::default()).unwrap();
+        let restart_point = restart_at.index(keyed.len());
+        let (mut applied, mut duplicates) = (0, 0);
+        for (n, (_, bytes)) in keyed.iter().enumerate() {
+            if n == restart_point {
+                agg = restart(&agg);
+            }
+            let report = agg.apply(bytes, NOW + 1_000).unwrap();
+            match report.outcome {
+                Outcome::Applied => {
+                    applied += 1;
+                    prop_assert!(report.entries.iter().all(|e| e.result.is_ok()));
+                }
+                Outcome::Duplicate => duplicates += 1,
+            }
+        }
+        let envelopes = keyed.iter().map(|(_, b)| b).collect::<std::collections::BTreeSet<_>>().len();
+        prop_assert_eq!(applied, envelopes);
+        prop_assert_eq!(applied + duplicates, keyed.len());
+        prop_assert_eq!(agg.ledger().stats().applied as usize, envelopes);
+        check(&agg, &truth)?;
+    }
+}
+
+#[test]
+fn envelopes_beyond_the_window_are_refused_not_reapplied() {
+    let mut sender = Recorder::with_replica(ReplicaId([7; 16]));
+    let mut envelopes = Vec::new();
+    for i in 0..10 {
+        sender.counter("c").unwrap().increment(1);
+        envelopes.push(sender.envelope(NOW + i).unwrap().unwrap().bytes);
+    }
+    let mut agg = Aggregate::new(LedgerConfig {
+        window: 4,
+        ..LedgerConfig::default()
+    })
+    .unwrap();
+    // 10 first, then 1: 1 is below the window (10 - 4 + 1 = 7), so it cannot be told apart from an
+    // old duplicate and is refused.
+    agg.apply(&envelopes[9], NOW + 100).unwrap();
+    assert!(matches!(
+        agg.apply(&envelopes[0], NOW + 100),
+        Err(Error::EnvelopeRefused(
+            edgesketch::ledger::Refusal::BelowWindow {
+                sequence: 1,
+                floor: 7
+            }
+        ))
+    ));
+    for e in &envelopes[6..9] {
+        assert_eq!(agg.apply(e, NOW + 100).unwrap().outcome, Outcome::Applied);
+    }
+    assert_eq!(agg.get("c").unwrap().as_counter().unwrap().value(), 4);
+    assert_eq!(
+        agg.ledger().stats().lost,
+        6,
+        "1..=6 fell below the window unseen"
+    );
+    // Too old by creation time: refused, whatever its sequence.
+    let mut late = Recorder::with_replica(ReplicaId([8; 16]));
+    late.counter("c").unwrap().increment(1);
+    let e = late.envelope(NOW - 25 * 3_600_000).unwrap().unwrap();
+    assert!(matches!(
+        agg.apply(&e.bytes, NOW),
+        Err(Error::EnvelopeRefused(_))
+    ));
+    assert_eq!(agg.get("c").unwrap().as_counter().unwrap().value(), 4);
+}
+
+#[test]
+fn damaged_envelopes_change_nothing() {
+    let mut sender = Recorder::with_replica(ReplicaId([9; 16]));
+    sender.counter("c").unwrap().increment(5);
+    let bytes = sender.envelope(NOW).unwrap().unwrap().bytes;
+    let mut agg = Aggregate::new(LedgerConfig::default()).unwrap();
+    for len in 0..bytes.len() {
+        assert!(agg.apply(&bytes[..len], NOW).is_err());
+    }
+    assert!(agg.get("c").is_none());
+    assert_eq!(agg.ledger().senders(), 0);
+    assert_eq!(agg.apply(&bytes, NOW).unwrap().outcome, Outcome::Applied);
+}
+
+#[test]
+fn entries_that_do_not_fit_are_refused_alone() {
+    let mut a = Recorder::with_replica(ReplicaId([1; 16]));
+    a.counter("x").unwrap().increment(1);
+    a.counter("y").unwrap().increment(1);
+    let mut b = Recorder::with_replica(ReplicaId([2; 16]));
+    b.hyperloglog("x", 14).unwrap().insert(b"a");
+    b.counter("y").unwrap().increment(2);
+    let mut agg = Aggregate::new(LedgerConfig::default()).unwrap();
+    agg.apply(&a.envelope(NOW).unwrap().unwrap().bytes, NOW)
+        .unwrap();
+    let report = agg
+        .apply(&b.envelope(NOW).unwrap().unwrap().bytes, NOW)
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Applied);
+    assert!(matches!(
+        report.entries[0].result,
+        Err(Error::ParameterMismatch { .. })
+    ));
+    assert!(report.entries[1].result.is_ok());
+    assert_eq!(agg.get("x").unwrap().as_counter().unwrap().value(), 1);
+    assert_eq!(agg.get("y").unwrap().as_counter().unwrap().value(), 3);
+}
+
+#[cfg(feature = "getrandom")]
+#[test]
+fn recorders_draw_their_replica_id_lazily_and_at_random() {
+    let mut a = Recorder::new();
+    let mut b = Recorder::new();
+    assert_eq!(
+        a.replica(),
+        None,
+        "no randomness is touched before the first envelope"
+    );
+    a.counter("c").unwrap().increment(1);
+    b.counter("c").unwrap().increment(1);
+    let ea = a.envelope(NOW).unwrap().unwrap();
+    let eb = b.envelope(NOW).unwrap().unwrap();
+    assert_ne!(ea.id.replica, eb.id.replica);
+    assert_eq!(a.replica(), Some(ea.id.replica));
+    a.counter("c").unwrap().increment(1);
+    assert_eq!(
+        a.envelope(NOW).unwrap().unwrap().id,
+        EnvelopeId {
+            replica: ea.id.replica,
+            sequence: 2
+        }
+    );
+}
+
+#[cfg(not(feature = "getrandom"))]
+#[test]
+fn without_randomness_a_recorder_asks_for_an_id() {
+    let mut a = Recorder::new();
+    a.counter("c").unwrap().increment(1);
+    assert!(matches!(a.envelope(NOW), Err(Error::InvalidConfig { .. })));
+}

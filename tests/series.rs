@@ -1,0 +1,345 @@
+//! Window counters and unique series against a straightforward reference model: every accepted
+//! event kept in a list, acceptance and retention written out naively, queries answered by
+//! filtering. Random streams cover bucket boundaries, negative and far-future timestamps,
+//! retention edges, downsampling, merges and encoding.
+
+use edgesketch::{Error, Rejection, SeriesConfig, Tally, UniqueSeries, WindowCounter};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Move the clock by this much (negative: an attempt to go back, which must do nothing).
+    Advance(i64),
+    /// An event at `now + offset`.
+    Add { value: i64, offset: i64 },
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    config: SeriesConfig,
+    start: i64,
+    ops: Vec<Op>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop_oneof![Just(1_000u64), Just(60_000), Just(3_600_000), Just(86_400_000), 1_000u64..5_000],
+        1u32..120,
+        any::<prop::sample::Index>(),
+        0u64..4,
+        prop_oneof![Just(0i64), Just(1_764_115_200_000), -2_000_000_000_000i64..2_000_000_000_000],
+    )
+        .prop_flat_map(|(bucket_ms, retention, grace_pick, future_buckets, start)| {
+            let retention_ms = bucket_ms * u64::from(retention);
+            let grace_ms = grace_pick.index(retention_ms as usize + 1) as u64;
+            let config = SeriesConfig {
+                bucket_ms,
+                retention_buckets: retention,
+                grace_ms,
+                max_future_ms: (future_buckets * bucket_ms).min(86_400_000),
+            };
+            let span = (retention_ms + 4 * bucket_ms) as i64;
+            let op = prop_oneof![
+                1 => (-span..span).prop_map(Op::Advance),
+                6 => (-1_000_000i64..1_000_000, -span..span).prop_map(|(value, offset)| Op::Add { value, offset }),
+                1 => (any::<i64>(), prop_oneof![Just(i64::MIN / 4), Just(i64::MAX / 4)])
+                    .prop_map(|(value, offset)| Op::Add { value: value / 4, offset }),
+            ];
+            (Just(config), Just(start), prop::collection::vec(op, 0..200))
+        })
+        .prop_map(|(config, start, ops)| Case { config, start, ops })
+}
+
+/// The model: accepted events as (time, value).
+struct Model {
+    config: SeriesConfig,
+    now: i64,
+    events: Vec<(i64, i64)>,
+    late: Tally,
+    future: Tally,
+}
+
+impl Model {
+    fn bucket(&self, t: i64) -> i64 {
+        t.div_euclid(self.config.bucket_ms as i64)
+    }
+
+    fn oldest_bucket(&self) -> i64 {
+        self.bucket(self.now) - i64::from(self.config.retention_buckets) + 1
+    }
+
+    fn advance(&mut self, t: i64) {
+        if t > self.now {
+            self.now = t;
+        }
+        let oldest = self.oldest_bucket();
+        let w = self.config.bucket_ms as i64;
+        self.events.retain(|(t, _)| t.div_euclid(w) >= oldest);
+    }
+
+    fn add(&mut self, value: i64, t: i64) -> Result<(), ()> {
+        let late = t < self.now.saturating_sub(self.config.grace_ms as i64)
+            || self.bucket(t) < self.oldest_bucket();
+        let future = t > self.now.saturating_add(self.config.max_future_ms as i64);
+        let tally = |x: &mut Tally| {
+            x.events += 1;
+            x.total += i128::from(value);
+        };
+        if late {
+            tally(&mut self.late);
+            Err(())
+        } else if future {
+            tally(&mut self.future);
+            Err(())
+        } else {
+            self.events.push((t, value));
+            Ok(())
+        }
+    }
+
+    /// (count, sum, min, max) of events whose bucket starts in [from, to).
+    fn sum(&self, from: i64, to: i64) -> (u64, i128, i64, i64) {
+        let w = self.config.bucket_ms as i64;
+        let mut out = (0u64, 0i128, i64::MAX, i64::MIN);
+        for &(t, v) in &self.events {
+            let start = t.div_euclid(w) * w;
+            if from <= start && start < to {
+                out = (out.0 + 1, out.1 + i128::from(v), out.2.min(v), out.3.max(v));
+            }
+        }
+        out
+    }
+}
+
+fn run(case: &Case) -> (WindowCounter, Model) {
+    let mut w = WindowCounter::new(case.config, case.start).unwrap();
+    let mut m = Model {
+        config: case.config,
+        now: case.start,
+        events: Vec::new(),
+        late: Tally::default(),
+        future: Tally::default(),
+    };
+    for op in &case.ops {
+        match *op {
+            Op::Advance(d) => {
+                let t = m.now.saturating_add(d);
+                w.advance(t);
+                m.advance(t);
+            }
+            Op::Add { value, offset } => {
+                let t = m.now.saturating_add(offset);
+                let got = w.add(value, t);
+                let want = m.add(value, t);
+                assert_eq!(
+                    got.is_ok(),
+                    want.is_ok(),
+                    "event {value} at {t}, clock {}: {got:?}",
+                    m.now
+                );
+                if let Err(r) = got {
+                    match r {
+                        Rejection::Late { oldest_ms, .. } => assert!(t < oldest_ms),
+                        Rejection::Future { latest_ms, .. } => assert!(t > latest_ms),
+                        _ => unreachable!(),
+                    }
+                }
+            }
+        }
+    }
+    (w, m)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn window_counter_matches_the_model(case in case(), queries in prop::collection::vec((any::<i64>(), any::<i64>()), 8)) {
+        let (w, m) = run(&case);
+        prop_assert_eq!(w.rejected().late.events, m.late.events);
+        prop_assert_eq!(w.rejected().late.total, m.late.total);
+        prop_assert_eq!(w.rejected().future.events, m.future.events);
+        prop_assert_eq!(w.rejected().future.total, m.future.total);
+
+        let width = case.config.bucket_ms as i64;
+        let span = (case.config.retention_ms() as i64 + 4 * width).max(1);
+        for (a, b) in queries {
+            let from = m.now + a.rem_euclid(2 * span) - span;
+            let to = from + b.rem_euclid(span);
+            let got = w.sum(from, to);
+            let want = m.sum(from, to);
+            prop_assert_eq!((got.stats.count, got.stats.sum, got.stats.min, got.stats.max), want, "[{}, {})", from, to);
+            let duration = b.rem_euclid(span) as u64;
+            let last = w.last(duration, m.now);
+            let n = duration.div_ceil(case.config.bucket_ms).max(1) as i64;
+            let current = m.now.div_euclid(width);
+            let want = m.sum((current - n + 1) * width, (current + 1) * width);
+            prop_assert_eq!((last.stats.count, last.stats.sum), (want.0, want.1));
+        }
+        // Per-bucket series: every retained bucket, empty ones included.
+        let series = w.series(i64::MIN / 2, i64::MAX / 2);
+        for (start, stats) in &series {
+            let want = m.sum(*start, start + width);
+            prop_assert_eq!((stats.count, stats.sum), (want.0, want.1));
+        }
+        prop_assert!(series.len() as u64 <= u64::from(case.config.retention_buckets) + case.config.max_future_ms / case.config.bucket_ms + 1);
+
+        // Encoding round-trips byte for byte.
+        let bytes = w.to_bytes();
+        let back = WindowCounter::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(back.to_bytes(), bytes);
+        prop_assert_eq!(back.sum(i64::MIN / 2, i64::MAX / 2), w.sum(i64::MIN / 2, i64::MAX / 2));
+    }
+
+    #[test]
+    fn downsampling_keeps_sums_exact(case in case(), factor in prop_oneof![Just(2u64), Just(60), Just(3)]) {
+        let (w, m) = run(&case);
+        let Ok(coarse) = w.downsample(case.config.bucket_ms * factor) else {
+            // Only a width above one day is refused.
+            prop_assert!(case.config.bucket_ms * factor > 86_400_000);
+            return Ok(());
+        };
+        let cw = (case.config.bucket_ms * factor) as i64;
+        for (start, stats) in coarse.series(i64::MIN / 2, i64::MAX / 2) {
+            let want = m.sum(start, start + cw);
+            prop_assert_eq!((stats.count, stats.sum, stats.min.min(want.2), stats.max.max(want.3)), (want.0, want.1, want.2, want.3));
+        }
+        let total = w.sum(i64::MIN / 2, i64::MAX / 2).stats;
+        let coarse_total = coarse.sum(i64::MIN / 2, i64::MAX / 2).stats;
+        prop_assert_eq!((total.count, total.sum), (coarse_total.count, coarse_total.sum));
+    }
+
+    #[test]
+    fn merging_halves_equals_the_whole(case in case(), split in any::<u64>()) {
+        // Two senders replay the same stream, each taking some of the events; a receiver at the
+        // final clock that accepts anything still retained merges both, and matches one counter
+        // that saw everything.
+        let (whole, m) = run(&case);
+        let mut a = WindowCounter::new(case.config, case.start).unwrap();
+        let mut b = WindowCounter::new(case.config, case.start).unwrap();
+        let mut now = case.start;
+        for (i, op) in case.ops.iter().enumerate() {
+            match *op {
+                Op::Advance(d) => {
+                    now = now.max(now.saturating_add(d));
+                    a.advance(now);
+                    b.advance(now);
+                }
+                Op::Add { value, offset } => {
+                    let target = if (split >> (i % 64)) & 1 == 0 { &mut a } else { &mut b };
+                    let _ = target.add(value, now.saturating_add(offset));
+                }
+            }
+        }
+        let lenient = SeriesConfig { grace_ms: case.config.retention_ms(), ..case.config };
+        let mut receiver = WindowCounter::new(lenient, m.now).unwrap();
+        receiver.merge_local(&a).unwrap();
+        let report = receiver.merge_local(&b).unwrap();
+        prop_assert!(report.rejected.late.buckets == 0);
+        let mut rejected = a.rejected();
+        rejected.add(&b.rejected());
+        prop_assert_eq!(rejected, whole.rejected());
+        prop_assert_eq!(receiver.sum(i64::MIN / 2, i64::MAX / 2), whole.sum(i64::MIN / 2, i64::MAX / 2));
+    }
+}
+
+#[test]
+fn merges_judge_buckets_by_the_receivers_clock() {
+    let config = SeriesConfig::new(60_000, 3_600_000, 300_000, 60_000).unwrap();
+    let now = 1_764_115_200_000;
+    let mut sender = WindowCounter::new(config, now).unwrap();
+    sender.add(5, now).unwrap();
+    sender.add(7, now - 240_000).unwrap();
+    // The receiver is 10 minutes ahead: the sender's bucket from 4 minutes ago is now 14 minutes
+    // old, beyond the 5-minute grace.
+    let mut receiver = WindowCounter::new(config, now + 600_000).unwrap();
+    let report = receiver.merge_local(&sender).unwrap();
+    assert_eq!(report.accepted_buckets, 0);
+    assert_eq!(report.rejected.late.buckets, 2);
+    assert_eq!(report.rejected.late.total, 12);
+    // Behind by 10 minutes, both are too far in the future.
+    let mut behind = WindowCounter::new(config, now - 600_000).unwrap();
+    let report = behind.merge_local(&sender).unwrap();
+    assert_eq!(report.rejected.future.buckets, 2);
+    // Different widths do not mix.
+    let hourly =
+        WindowCounter::new(SeriesConfig::new(3_600_000, 86_400_000, 0, 0).unwrap(), now).unwrap();
+    assert!(matches!(
+        receiver.merge_local(&hourly),
+        Err(Error::ParameterMismatch { .. })
+    ));
+}
+
+#[test]
+fn retention_is_by_bucket_time_not_by_writes() {
+    // A Redis key per bucket with EXPIRE reset on every write never expires while written; here
+    // the bucket leaves when its time is up, however often it was written.
+    let config = SeriesConfig::new(1_000, 10_000, 10_000, 0).unwrap();
+    let mut w = WindowCounter::new(config, 0).unwrap();
+    for t in 0..10_000 {
+        w.add_at(1, 0, t).ok();
+    }
+    assert_eq!(w.sum(0, 1_000).stats.count, 10_000);
+    w.advance(10_000);
+    assert_eq!(w.sum(0, 1_000).stats.count, 0);
+    assert!(w.sum(0, 1_000).truncated);
+    assert_eq!(w.bucket_count(), 0);
+}
+
+#[test]
+fn configuration_limits_are_checked() {
+    assert!(SeriesConfig::new(999, 60_000, 0, 0).is_err());
+    assert!(SeriesConfig::new(86_400_001, 86_400_001, 0, 0).is_err());
+    assert!(SeriesConfig::new(1_000, 0, 0, 0).is_err());
+    assert!(
+        SeriesConfig::new(1_000, 2_000_000_000, 0, 0).is_err(),
+        "more than 2^20 buckets"
+    );
+    assert!(
+        SeriesConfig::new(1_000, 60_000, 60_001, 0).is_err(),
+        "grace beyond retention"
+    );
+    assert!(SeriesConfig::new(1_000, 60_000, 0, 86_400_001).is_err());
+    assert!(SeriesConfig::new(86_400_000, 86_400_000 * 365, 86_400_000, 86_400_000).is_ok());
+}
+
+#[test]
+fn unique_series_counts_ranges_as_unions() {
+    let hour = 3_600_000i64;
+    let config = SeriesConfig::new(hour as u64, 48 * hour as u64, 48 * hour as u64, 0).unwrap();
+    let now = 1_764_115_200_000 - 1_764_115_200_000 % hour;
+    let mut u = UniqueSeries::new(config, 14, now).unwrap();
+    // The same 1000 users every hour for 24 hours, plus 10 new ones per hour.
+    for h in 0..24 {
+        let t = now - h * hour;
+        for user in 0..1000 {
+            u.add(format!("user-{user}").as_bytes(), t).unwrap();
+        }
+        for extra in 0..10 {
+            u.add(format!("new-{h}-{extra}").as_bytes(), t).unwrap();
+        }
+    }
+    let day = u.unique(now - 23 * hour, now + hour);
+    assert_eq!(day.buckets, 24);
+    assert!(day.estimate.exact, "{:?}", day.estimate);
+    assert_eq!(
+        day.estimate.value, 1240.0,
+        "a union, not the sum of 24 hourly counts"
+    );
+    assert_eq!(u.last(2 * hour as u64, now).estimate.value, 1020.0);
+    let per_hour = u.series(now - 23 * hour, now + hour);
+    assert_eq!(per_hour.len(), 24);
+    assert!(per_hour.iter().all(|(_, e)| e.value == 1010.0));
+    // Merging is idempotent: twice the same series changes nothing.
+    let mut twice = u.clone();
+    twice.merge(&u).unwrap();
+    twice.merge(&u).unwrap();
+    assert_eq!(twice.to_bytes(), u.to_bytes());
+    // Round trip, and downsampling keeps unions.
+    let back = UniqueSeries::from_bytes(&u.to_bytes()).unwrap();
+    assert_eq!(back.to_bytes(), u.to_bytes());
+    // Days are cut at midnight UTC, so the 24 hours fall into two daily buckets.
+    let daily = u.downsample(24 * hour as u64).unwrap();
+    let both_days = daily.unique(now - 48 * hour, now + 48 * hour);
+    assert_eq!((both_days.buckets, both_days.estimate.value), (2, 1240.0));
+}
