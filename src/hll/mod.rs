@@ -283,8 +283,8 @@ impl HyperLogLog {
             }
             Repr::Mid(m) => {
                 let changed = m.insert_hash(hash);
-                if changed && m.count() > mid_max_count(self.precision) {
-                    self.repr = Repr::Dense(Box::new(m.dense.clone()));
+                if changed {
+                    self.dense_if_mid_is_full();
                 }
                 changed
             }
@@ -409,9 +409,24 @@ impl HyperLogLog {
             (Repr::Dense(mine), theirs) => merge_into_dense(mine, theirs),
             (Repr::Mid(mine), Repr::Mid(theirs)) if mine.layout == theirs.layout => {
                 mine.merge(theirs);
-                if mine.count() > mid_max_count(self.precision) {
-                    self.repr = Repr::Dense(Box::new(mine.dense.clone()));
+                self.dense_if_mid_is_full();
+                true
+            }
+            (Repr::Mid(mine), Repr::Small(theirs)) if theirs.layout.bits >= mine.layout.bits => {
+                // Their hash low bits cover the bitmap's: set them directly, no sorting.
+                for (low, rank) in theirs.low_bits_and_ranks() {
+                    mine.insert_low_bits(low, rank);
                 }
+                self.dense_if_mid_is_full();
+                true
+            }
+            (Repr::Small(mine), Repr::Mid(theirs)) if mine.layout.bits >= theirs.layout.bits => {
+                let mut mid = (**theirs).clone();
+                for (low, rank) in mine.low_bits_and_ranks() {
+                    mid.insert_low_bits(low, rank);
+                }
+                self.repr = Repr::Mid(Box::new(mid));
+                self.dense_if_mid_is_full();
                 true
             }
             (Repr::Small(mine), Repr::Small(theirs)) if mine.layout.bits <= theirs.layout.bits => {
@@ -444,6 +459,16 @@ impl HyperLogLog {
             self.cache.clear();
         }
         Ok(())
+    }
+
+    /// A mid sketch with more keys than it may hold turns dense.
+    fn dense_if_mid_is_full(&mut self) {
+        if let Repr::Mid(m) = &mut self.repr {
+            if m.count() > mid_max_count(self.precision) {
+                let dense = core::mem::replace(&mut m.dense, Dense::new(self.precision));
+                self.repr = Repr::Dense(Box::new(dense));
+            }
+        }
     }
 
     /// Merges two key-holding sketches of equal precision through their entries.
@@ -550,9 +575,10 @@ fn merge_into_dense(mine: &mut Dense, theirs: &Repr) -> bool {
         Repr::Dense(d) => mine.merge_registers(d.registers()),
         Repr::Mid(m) => mine.merge_registers(m.dense.registers()),
         Repr::Small(s) => {
+            let index_mask = (1u64 << s.layout.p) - 1;
             let mut changed = false;
-            for (index, rank) in sparse::registers(&s.entries(), s.layout) {
-                changed |= mine.raise(index, rank);
+            for (low, rank) in s.low_bits_and_ranks() {
+                changed |= mine.raise((low & index_mask) as usize, rank);
             }
             changed
         }

@@ -421,19 +421,31 @@ impl<B: Bucket> Series<B> {
             sender_rejected: other.rejected,
             ..MergeReport::default()
         };
+        // Both sides are sorted: one pass builds the merged sequence (inserting one by one would
+        // cost a search, and a shift, per bucket).
+        let mut merged = VecDeque::with_capacity(self.buckets.len() + other.buckets.len());
+        let mut mine = core::mem::take(&mut self.buckets).into_iter().peekable();
         for (index, bucket) in &other.buckets {
-            match self.judge_bucket(*index) {
-                Ok(()) => {
-                    self.slot(*index).merge_from(bucket);
-                    report.accepted_buckets += 1;
-                }
-                Err(rejection) => {
-                    let mut tally = bucket.tally();
-                    tally.buckets = 1;
-                    report.rejected.record(rejection, tally);
-                }
+            if let Err(rejection) = self.judge_bucket(*index) {
+                let mut tally = bucket.tally();
+                tally.buckets = 1;
+                report.rejected.record(rejection, tally);
+                continue;
             }
+            while let Some(before) = mine.next_if(|(i, _)| i < index) {
+                merged.push_back(before);
+            }
+            match mine.next_if(|(i, _)| i == index) {
+                Some((i, mut b)) => {
+                    b.merge_from(bucket);
+                    merged.push_back((i, b));
+                }
+                None => merged.push_back((*index, bucket.clone())),
+            }
+            report.accepted_buckets += 1;
         }
+        merged.extend(mine);
+        self.buckets = merged;
         Ok(report)
     }
 
