@@ -343,3 +343,68 @@ fn unique_series_counts_ranges_as_unions() {
     let both_days = daily.unique(now - 48 * hour, now + 48 * hour);
     assert_eq!((both_days.buckets, both_days.estimate.value), (2, 1240.0));
 }
+
+/// A window counter or unique series at a fixed clock, built from events in its acceptance
+/// window.
+fn window_from(events: &[(i64, i64)]) -> WindowCounter {
+    let config = SeriesConfig::new(60_000, 86_400_000, 86_400_000, 60_000).unwrap();
+    let mut w = WindowCounter::new(config, 1_764_115_200_000).unwrap();
+    for &(value, ago) in events {
+        w.add(value, 1_764_115_200_000 - ago).unwrap();
+    }
+    w
+}
+
+fn unique_from(events: &[(i64, i64)]) -> UniqueSeries {
+    let config = SeriesConfig::new(60_000, 86_400_000, 86_400_000, 60_000).unwrap();
+    let mut u = UniqueSeries::new(config, 10, 1_764_115_200_000).unwrap();
+    for &(value, ago) in events {
+        u.add(&value.to_le_bytes(), 1_764_115_200_000 - ago)
+            .unwrap();
+    }
+    u
+}
+
+fn events() -> impl Strategy<Value = Vec<(i64, i64)>> {
+    prop::collection::vec((-50i64..500, 0i64..86_000_000), 0..60)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn window_merges_commute_and_associate(a in events(), b in events(), c in events()) {
+        let (x, y, z) = (window_from(&a), window_from(&b), window_from(&c));
+        let merged = |p: &WindowCounter, q: &WindowCounter| {
+            let mut out = p.clone();
+            out.merge_local(q).unwrap();
+            out
+        };
+        prop_assert_eq!(merged(&x, &y).to_bytes(), merged(&y, &x).to_bytes());
+        prop_assert_eq!(merged(&merged(&x, &y), &z).to_bytes(), merged(&x, &merged(&y, &z)).to_bytes());
+        // Additive, not idempotent: twice the same is twice the sum (hence the ledger).
+        let all: Vec<(i64, i64)> = a.iter().chain(&a).copied().collect();
+        prop_assert_eq!(merged(&x, &x).to_bytes(), window_from(&all).to_bytes());
+    }
+
+    #[test]
+    fn unique_series_merges_commute_associate_and_are_idempotent(a in events(), b in events(), c in events()) {
+        let (x, y, z) = (unique_from(&a), unique_from(&b), unique_from(&c));
+        let merged = |p: &UniqueSeries, q: &UniqueSeries| {
+            let mut out = p.clone();
+            out.merge(q).unwrap();
+            out
+        };
+        prop_assert_eq!(merged(&x, &y).to_bytes(), merged(&y, &x).to_bytes());
+        prop_assert_eq!(merged(&merged(&x, &y), &z).to_bytes(), merged(&x, &merged(&y, &z)).to_bytes());
+        prop_assert_eq!(merged(&x, &x).to_bytes(), x.to_bytes());
+        let all: Vec<(i64, i64)> = a.iter().chain(&b).copied().collect();
+        let union = unique_from(&all);
+        let xy = merged(&x, &y);
+        for ((t1, h1), (t2, h2)) in xy.buckets(i64::MIN / 2, i64::MAX / 2).zip(union.buckets(i64::MIN / 2, i64::MAX / 2)) {
+            prop_assert_eq!(t1, t2);
+            prop_assert_eq!(h1.registers(), h2.registers());
+        }
+        prop_assert_eq!(xy.bucket_count(), union.bucket_count());
+    }
+}
