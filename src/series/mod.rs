@@ -6,7 +6,7 @@
 //! 1970 and work the same). Bucket `i` covers `[i·w, (i+1)·w)` for width `w`: every sender with
 //! the same width cuts time at the same instants, so their buckets line up. The core never reads
 //! a clock: a series has a *clock*, `now`, set at creation and moved forward (never back) by
-//! [`Series::advance`].
+//! `advance` ([`crate::WindowCounter::advance`], [`crate::UniqueSeries::advance`]).
 //!
 //! # Retention and acceptance
 //! A series keeps `retention` buckets: the one holding `now` and the `retention − 1` before it.
