@@ -24,6 +24,10 @@ for target in "${targets[@]}"; do
     window_from_bytes) cp "$golden"/window_*.bin "corpus/$target/" ;;
     unique_series_from_bytes) cp "$golden"/unique_series_*.bin "corpus/$target/" ;;
     ledger_from_bytes) cp "$golden"/ledger*.bin "corpus/$target/" ;;
+    leaderboard_from_bytes) cp "$golden"/leaderboard_*.bin "corpus/$target/" ;;
+    top_k_from_bytes) cp "$golden"/top_k*.bin "corpus/$target/" ;;
+    count_min_from_bytes) cp "$golden"/count_min*.bin "corpus/$target/" ;;
+    quantiles_from_bytes) cp "$golden"/quantiles*.bin "corpus/$target/" ;;
   esac
   echo "== $target: $runs runs"
   cargo fuzz run -s none "$target" -- -runs="$runs" -max_len=20000 -print_final_stats=1 2>&1 |

@@ -161,6 +161,11 @@ pub enum Error {
     EnvelopeRefused(crate::ledger::Refusal),
     /// The system's random number source failed.
     RandomnessUnavailable,
+    /// A value a sketch cannot take (NaN, infinity, or too long).
+    InvalidValue {
+        /// What is wrong.
+        what: &'static str,
+    },
 }
 
 /// `Result` with this crate's [`Error`].
@@ -256,6 +261,7 @@ impl fmt::Display for Error {
             Error::InvalidConfig { what } => write!(f, "invalid configuration: {what}"),
             Error::EnvelopeRefused(refusal) => write!(f, "envelope refused: {refusal}"),
             Error::RandomnessUnavailable => f.write_str("no system randomness for a replica id"),
+            Error::InvalidValue { what } => write!(f, "invalid value: {what}"),
         }
     }
 }

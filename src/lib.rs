@@ -46,27 +46,35 @@ extern crate std;
 pub mod aggregate;
 mod codec;
 pub mod counter;
+pub mod countmin;
 pub mod error;
 pub mod hash;
 pub mod hll;
+pub mod leaderboard;
 pub mod ledger;
+pub mod quantiles;
 pub mod recorder;
 #[cfg(feature = "serde")]
 mod serde_impls;
 pub mod series;
 pub mod snapshot;
+pub mod topk;
 pub mod unique_series;
 pub mod window;
 pub mod wire;
 
 pub use aggregate::{Aggregate, ApplyReport, EntryReport, Outcome};
 pub use counter::Counter;
+pub use countmin::{CountEstimate, CountMinSketch};
 pub use error::{Error, Result};
 pub use hll::{Estimate, HyperLogLog};
+pub use leaderboard::{AddMode, AddOutcome, Best, Leaderboard, MergeRule, Order, RankedMember};
 pub use ledger::{Admission, Admit, EnvelopeId, Ledger, LedgerConfig};
+pub use quantiles::Quantiles;
 pub use recorder::{Envelope, Recorder};
 pub use series::{MergeReport, Rejection, Rejections, SeriesConfig, Tally};
 pub use snapshot::{Family, RawEntry, ReplicaId, Sketch, Snapshot, SnapshotView};
+pub use topk::{HeavyHitter, TopK, TopReport};
 pub use unique_series::{RangeUnique, UniqueSeries};
 pub use window::{BucketStats, RangeStats, WindowCounter};
 

@@ -29,10 +29,28 @@ pub mod family {
     pub const WINDOW_COUNTER: u8 = 3;
     /// [`crate::UniqueSeries`].
     pub const UNIQUE_SERIES: u8 = 4;
+    /// [`crate::Leaderboard`].
+    pub const LEADERBOARD: u8 = 5;
+    /// [`crate::TopK`].
+    pub const TOP_K: u8 = 6;
+    /// [`crate::CountMinSketch`].
+    pub const COUNT_MIN: u8 = 7;
+    /// [`crate::Quantiles`].
+    pub const QUANTILES: u8 = 8;
 
     /// Whether this build knows `id`.
     pub const fn is_known(id: u8) -> bool {
-        matches!(id, HYPERLOGLOG | COUNTER | WINDOW_COUNTER | UNIQUE_SERIES)
+        matches!(
+            id,
+            HYPERLOGLOG
+                | COUNTER
+                | WINDOW_COUNTER
+                | UNIQUE_SERIES
+                | LEADERBOARD
+                | TOP_K
+                | COUNT_MIN
+                | QUANTILES
+        )
     }
 }
 
@@ -102,4 +120,44 @@ pub mod ledger {
     pub const MAGIC: [u8; 4] = *b"ESLG";
     /// Its version.
     pub const VERSION: u8 = 1;
+}
+
+/// Count-min sketches (`crate::countmin`).
+pub mod countmin {
+    /// Deepest sketch: rows.
+    pub const MAX_DEPTH: u8 = 32;
+    /// Most counters in a sketch (width × depth): 128 MiB of `u64`.
+    pub const MAX_CELLS: u64 = 1 << 24;
+    /// Flags bit: conservative update.
+    pub const FLAG_CONSERVATIVE: u8 = 1;
+}
+
+/// DDSketch quantiles (`crate::quantiles`).
+pub mod quantiles {
+    /// Buckets per store by default.
+    pub const DEFAULT_MAX_BINS: u32 = 2048;
+    /// Buckets per store at most.
+    pub const MAX_BINS: u32 = 1 << 16;
+    /// Values closer to 0 count as zero.
+    pub const MIN_INDEXABLE: f64 = 1e-9;
+    /// The finest relative accuracy (keys of finer sketches would not fit 32 bits).
+    pub const MIN_ALPHA: f64 = 1e-6;
+}
+
+/// Top-K summaries (`crate::topk`).
+pub mod topk {
+    /// Most counters.
+    pub const MAX_CAPACITY: u32 = 1 << 16;
+    /// Longest item, in bytes.
+    pub const MAX_ITEM_LEN: usize = 1024;
+}
+
+/// Leaderboards (`crate::leaderboard`).
+pub mod leaderboard {
+    /// Largest capacity (0 means unlimited).
+    pub const MAX_CAPACITY: u32 = 1 << 24;
+    /// Longest member, in bytes.
+    pub const MAX_MEMBER_LEN: usize = 1024;
+    /// Entries per sorted chunk (a chunk splits at twice this).
+    pub const CHUNK: usize = 512;
 }

@@ -612,3 +612,75 @@ fn hostile_series_are_refused_before_allocation() {
     s[4] = 0x10; // bucket width 16 ms... as the first varint byte of the width
     assert!(WindowCounter::from_bytes(&s).is_err());
 }
+
+#[test]
+fn damaged_rankings_and_distributions_error_or_decode_validly() {
+    use edgesketch::{CountMinSketch, Leaderboard, Order, Quantiles, TopK};
+    for (name, bytes) in golden_files("leaderboard_") {
+        let (errors, total) = damage(&bytes, |b, _| match Leaderboard::from_bytes(b) {
+            Ok(l) => {
+                let again =
+                    Leaderboard::from_bytes(&l.to_bytes()).expect("re-encoded board decodes");
+                assert_eq!(again, l);
+                let all = l.range_by_rank(0, u64::MAX, Order::Ascending);
+                assert_eq!(all.len(), l.len());
+                if let Some(first) = all.first() {
+                    assert_eq!(l.rank(&first.member, Order::Ascending), Some(0));
+                }
+                true
+            }
+            Err(_) => false,
+        });
+        assert!(
+            errors >= bytes.len(),
+            "{name}: only {errors}/{total} rejected"
+        );
+    }
+    for (name, bytes) in golden_files("top_k") {
+        let (errors, total) = damage(&bytes, |b, _| match TopK::from_bytes(b) {
+            Ok(t) => {
+                assert_eq!(TopK::from_bytes(&t.to_bytes()).as_ref(), Ok(&t));
+                let _ = t.top(10);
+                true
+            }
+            Err(_) => false,
+        });
+        assert!(
+            errors >= bytes.len(),
+            "{name}: only {errors}/{total} rejected"
+        );
+    }
+    for (name, bytes) in golden_files("count_min") {
+        let (errors, total) = damage(&bytes, |b, _| match CountMinSketch::from_bytes(b) {
+            Ok(c) => {
+                assert_eq!(CountMinSketch::from_bytes(&c.to_bytes()).as_ref(), Ok(&c));
+                let e = c.estimate(b"x");
+                assert!(e.lower <= e.upper && e.upper <= c.total());
+                true
+            }
+            Err(_) => false,
+        });
+        assert!(
+            errors >= bytes.len(),
+            "{name}: only {errors}/{total} rejected"
+        );
+    }
+    for (name, bytes) in golden_files("quantiles") {
+        let (errors, total) = damage(&bytes, |b, _| match Quantiles::from_bytes(b) {
+            Ok(q) => {
+                assert_eq!(Quantiles::from_bytes(&q.to_bytes()).as_ref(), Ok(&q));
+                for p in [0.0, 0.5, 1.0] {
+                    if let Some(v) = q.quantile(p) {
+                        assert!(q.min().unwrap() <= v && v <= q.max().unwrap());
+                    }
+                }
+                true
+            }
+            Err(_) => false,
+        });
+        assert!(
+            errors >= bytes.len(),
+            "{name}: only {errors}/{total} rejected"
+        );
+    }
+}

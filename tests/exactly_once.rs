@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use edgesketch::EnvelopeId;
 use edgesketch::hash::hash_item;
 use edgesketch::{
-    Aggregate, Error, HyperLogLog, Ledger, LedgerConfig, Outcome, Recorder, ReplicaId,
-    SeriesConfig, Sketch, Snapshot,
+    AddMode, Aggregate, Best, CountMinSketch, Error, HyperLogLog, Ledger, LedgerConfig, MergeRule,
+    Outcome, Quantiles, Recorder, ReplicaId, SeriesConfig, Sketch, Snapshot,
 };
 use proptest::prelude::*;
 
@@ -26,6 +26,10 @@ enum Op {
     Window { value: i64, ago_ms: i64 },
     Visit(u16),
     UniqueVisit { user: u16, ago_ms: i64 },
+    Article(u16),
+    Path(u16, u64),
+    Latency(u16),
+    Points { player: u8, points: i16 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -34,6 +38,10 @@ fn op() -> impl Strategy<Value = Op> {
         (-100i64..1000, 0i64..3_000_000).prop_map(|(value, ago_ms)| Op::Window { value, ago_ms }),
         any::<u16>().prop_map(Op::Visit),
         (0u16..500, 0i64..3_000_000).prop_map(|(user, ago_ms)| Op::UniqueVisit { user, ago_ms }),
+        (0u16..40).prop_map(Op::Article),
+        (0u16..200, 1u64..5).prop_map(|(p, n)| Op::Path(p, n)),
+        (1u16..5000).prop_map(Op::Latency),
+        (0u8..20, -50i16..100).prop_map(|(player, points)| Op::Points { player, points }),
     ]
 }
 
@@ -45,13 +53,32 @@ fn traffic() -> impl Strategy<Value = Vec<Vec<Vec<Op>>>> {
     )
 }
 
-/// Everything the senders recorded, computed without any sketch merging.
-#[derive(Default)]
+/// Everything the senders recorded, computed without any sketch merging (or, for count-min and
+/// quantiles, whose merges are exact sums of counters, by one sketch that saw every event).
 struct Truth {
     counter: i128,
     window: BTreeMap<i64, (u64, i128, i64, i64)>,
     visitors: Vec<u64>,
     unique: BTreeMap<i64, Vec<u64>>,
+    articles: BTreeMap<u16, u64>,
+    paths: CountMinSketch,
+    latency: Quantiles,
+    points: BTreeMap<u8, f64>,
+}
+
+impl Default for Truth {
+    fn default() -> Self {
+        Truth {
+            counter: 0,
+            window: BTreeMap::new(),
+            visitors: Vec::new(),
+            unique: BTreeMap::new(),
+            articles: BTreeMap::new(),
+            paths: CountMinSketch::new(0.01, 0.01).unwrap(),
+            latency: Quantiles::new(0.01).unwrap(),
+            points: BTreeMap::new(),
+        }
+    }
 }
 
 fn record(recorder: &mut Recorder, ops: &[Op], now: i64, truth: &mut Truth) {
@@ -99,6 +126,37 @@ fn record(recorder: &mut Recorder, ops: &[Op], now: i64, truth: &mut Truth) {
                     .entry(t.div_euclid(60_000))
                     .or_default()
                     .push(hash_item(&user.to_le_bytes()));
+            }
+            Op::Article(a) => {
+                recorder
+                    .top_k("articles", 16)
+                    .unwrap()
+                    .insert(&a.to_le_bytes(), 1)
+                    .unwrap();
+                *truth.articles.entry(a).or_default() += 1;
+            }
+            Op::Path(p, n) => {
+                recorder
+                    .count_min("paths", 0.01, 0.01)
+                    .unwrap()
+                    .add(&p.to_le_bytes(), n);
+                truth.paths.add(&p.to_le_bytes(), n);
+            }
+            Op::Latency(ms) => {
+                recorder
+                    .quantiles("latency", 0.01)
+                    .unwrap()
+                    .add(f64::from(ms))
+                    .unwrap();
+                truth.latency.add(f64::from(ms)).unwrap();
+            }
+            Op::Points { player, points } => {
+                recorder
+                    .leaderboard("points", MergeRule::Sum, Best::Highest, 0)
+                    .unwrap()
+                    .add(&[player], f64::from(points), AddMode::Increment)
+                    .unwrap();
+                *truth.points.entry(player).or_default() += f64::from(points);
             }
         }
     }
@@ -155,6 +213,43 @@ fn check(agg: &Aggregate, truth: &Truth) -> Result<(), TestCaseError> {
         prop_assert_eq!(stored, expected);
     } else {
         prop_assert!(truth.unique.is_empty());
+    }
+    if let Some(top) = agg.get("articles").and_then(Sketch::as_top_k) {
+        prop_assert_eq!(top.total(), truth.articles.values().sum::<u64>());
+        for a in 0..40u16 {
+            let (lower, upper) = top.bounds(&a.to_le_bytes());
+            let exact = truth.articles.get(&a).copied().unwrap_or(0);
+            prop_assert!(
+                lower <= exact && exact <= upper,
+                "article {}: {} <= {} <= {}",
+                a,
+                lower,
+                exact,
+                upper
+            );
+        }
+    }
+    match agg.get("paths").and_then(Sketch::as_count_min) {
+        Some(cms) => prop_assert_eq!(cms.to_bytes(), truth.paths.to_bytes()),
+        None => prop_assert!(truth.paths.is_empty()),
+    }
+    match agg.get("latency").and_then(Sketch::as_quantiles) {
+        Some(q) => {
+            prop_assert_eq!(q.count(), truth.latency.count());
+            for p in [0.0, 0.5, 0.9, 0.99, 1.0] {
+                prop_assert_eq!(q.quantile(p), truth.latency.quantile(p));
+            }
+        }
+        None => prop_assert!(truth.latency.is_empty()),
+    }
+    if let Some(board) = agg.get("points").and_then(Sketch::as_leaderboard) {
+        for (player, total) in &truth.points {
+            prop_assert_eq!(
+                board.score(&[*player]),
+                Some(if *total == 0.0 { 0.0 } else { *total })
+            );
+        }
+        prop_assert_eq!(board.len(), truth.points.len());
     }
     Ok(())
 }

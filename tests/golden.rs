@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use edgesketch::hash::murmur64a;
 use edgesketch::{
-    Admit, Counter, EnvelopeId, HyperLogLog, Ledger, LedgerConfig, ReplicaId, SeriesConfig, Sketch,
-    Snapshot, UniqueSeries, WindowCounter,
+    AddMode, Admit, Best, CountMinSketch, Counter, EnvelopeId, HyperLogLog, Leaderboard, Ledger,
+    LedgerConfig, MergeRule, Order, Quantiles, ReplicaId, SeriesConfig, Sketch, Snapshot, TopK,
+    UniqueSeries, WindowCounter,
 };
 use serde_json::{Value, json};
 
@@ -120,6 +121,22 @@ fn definitions() -> Vec<Value> {
     defs.push(json!({ "file": "window_negative_times.bin", "kind": "window_counter", "window": window_def(3_600_000, 86_400_000 * 7, 86_400_000, 3_600_000, 40, -5_400_000, -18 * 3_600_000) }));
     defs.push(json!({ "file": "unique_series_hours.bin", "kind": "unique_series",
                       "unique": unique_def(3_600_000, 48 * 3_600_000, 48 * 3_600_000, 60_000, 12, 2_000, 100, 60_000) }));
+    // Rankings and distributions.
+    defs.push(json!({ "file": "leaderboard_max_trimmed.bin", "kind": "leaderboard", "board": board_def("max", "highest", 100, 250) }));
+    defs.push(json!({ "file": "leaderboard_lww_lowest.bin", "kind": "leaderboard", "board": board_def("last_writer_wins", "lowest", 0, 50) }));
+    defs.push(json!({ "file": "leaderboard_sum_trimmed.bin", "kind": "leaderboard", "board": board_def("sum", "highest", 10, 100) }));
+    defs.push(
+        json!({ "file": "top_k.bin", "kind": "top_k", "top_k": { "capacity": 32, "events": 2000,
+                      "item": "\"article-\" + (i * i % 97)", "weight": "1 + i % 3" } }),
+    );
+    defs.push(json!({ "file": "count_min.bin", "kind": "count_min", "count_min": { "width": 64, "depth": 4, "conservative": false, "events": 500,
+                      "item": "\"path-\" + (i % 50)", "weight": "1 + i % 3" } }));
+    defs.push(json!({ "file": "count_min_conservative.bin", "kind": "count_min", "count_min": { "width": 64, "depth": 4, "conservative": true, "events": 500,
+                      "item": "\"path-\" + (i % 50)", "weight": "1 + i % 3" } }));
+    defs.push(json!({ "file": "quantiles.bin", "kind": "quantiles", "quantiles": { "alpha": 0.01, "max_bins": 2048, "events": 1000,
+                      "value": "(i * 7919 % 1000) / 3 - 50" } }));
+    defs.push(json!({ "file": "quantiles_collapsed.bin", "kind": "quantiles", "quantiles": { "alpha": 0.02, "max_bins": 32, "events": 1000,
+                      "value": "10 ^ (i / 100) (i from 0)" } }));
     defs.push(json!({ "file": "ledger.bin", "kind": "ledger",
                       "deliveries": [[1, 1], [1, 2], [1, 5], [2, 3], [1, 4], [3, 1], [2, 3], [1, 100]] }));
     defs.push(json!({ "file": "snapshot_every_family.bin", "kind": "snapshot",
@@ -129,9 +146,89 @@ fn definitions() -> Vec<Value> {
                           { "key": "a:uniques", "precision": 14, "items": spec("golden:user-", 1500) },
                           { "key": "b:requests", "counter": { "increments": 12345, "decrements": 0 } },
                           { "key": "c:errors", "window": window_def(1_000, 60_000, 60_000, 5_000, 100, 400, NOW + 7) },
-                          { "key": "d:readers", "unique": unique_def(60_000, 3_600_000, 3_600_000, 5_000, 10, 500, 50, 7_000) }
+                          { "key": "d:readers", "unique": unique_def(60_000, 3_600_000, 3_600_000, 5_000, 10, 500, 50, 7_000) },
+                          { "key": "e:scores", "board": board_def("max", "highest", 20, 60) },
+                          { "key": "f:articles", "top_k": { "capacity": 8, "events": 300, "item": "\"article-\" + (i * i % 97)", "weight": "1 + i % 3" } },
+                          { "key": "g:paths", "count_min": { "width": 16, "depth": 3, "conservative": false, "events": 100, "item": "\"path-\" + (i % 50)", "weight": "1 + i % 3" } },
+                          { "key": "h:latency_ms", "quantiles": { "alpha": 0.01, "max_bins": 2048, "events": 300, "value": "(i * 7919 % 1000) / 3 - 50" } }
                       ] }));
     defs
+}
+
+/// A leaderboard: member `"player-" + i` for i in 0..n with score `(i * 37 % 101) - 20` (halved
+/// for last-writer-wins, written at `i * 1000`), added in order.
+fn board_def(rule: &str, best: &str, capacity: u32, n: u32) -> Value {
+    json!({ "rule": rule, "best": best, "capacity": capacity, "members": n,
+            "member": "\"player-\" + i", "score": "(i * 37 % 101) - 20", "written_ms": "i * 1000" })
+}
+
+fn build_board(d: &Value) -> Leaderboard {
+    let rule = match d["rule"].as_str().unwrap() {
+        "max" => MergeRule::Max,
+        "min" => MergeRule::Min,
+        "sum" => MergeRule::Sum,
+        _ => MergeRule::LastWriterWins,
+    };
+    let best = if d["best"] == "lowest" {
+        Best::Lowest
+    } else {
+        Best::Highest
+    };
+    let mut board = Leaderboard::new(rule, best, d["capacity"].as_u64().unwrap() as u32).unwrap();
+    for i in 0..d["members"].as_u64().unwrap() as i64 {
+        let score = ((i * 37 % 101) - 20) as f64;
+        board
+            .add_at(
+                format!("player-{i}").as_bytes(),
+                score,
+                AddMode::Set,
+                i * 1000,
+            )
+            .unwrap();
+    }
+    board
+}
+
+fn build_top_k(d: &Value) -> TopK {
+    let mut t = TopK::new(d["capacity"].as_u64().unwrap() as u32).unwrap();
+    for i in 0..d["events"].as_u64().unwrap() {
+        t.insert(format!("article-{}", i * i % 97).as_bytes(), 1 + i % 3)
+            .unwrap();
+    }
+    t
+}
+
+fn build_count_min(d: &Value) -> CountMinSketch {
+    let mut c = CountMinSketch::with_dimensions(
+        d["width"].as_u64().unwrap() as u32,
+        d["depth"].as_u64().unwrap() as u8,
+    )
+    .unwrap();
+    if d["conservative"] == true {
+        c = c.with_conservative_update();
+    }
+    for i in 0..d["events"].as_u64().unwrap() {
+        c.add(format!("path-{}", i % 50).as_bytes(), 1 + i % 3);
+    }
+    c
+}
+
+fn build_quantiles(d: &Value) -> Quantiles {
+    let mut q = Quantiles::with_max_bins(
+        d["alpha"].as_f64().unwrap(),
+        d["max_bins"].as_u64().unwrap() as u32,
+    )
+    .unwrap();
+    let collapsed = d["value"].as_str().unwrap().starts_with("10 ^");
+    for i in 0..d["events"].as_u64().unwrap() {
+        let v = if collapsed {
+            10f64.powf(i as f64 / 100.0)
+        } else {
+            (i * 7919 % 1000) as f64 / 3.0 - 50.0
+        };
+        q.add(v).unwrap();
+    }
+    q
 }
 
 /// The clock every vector's series use: 2025-11-26T00:00:00Z.
@@ -250,6 +347,31 @@ fn describe_sketch(sketch: &Sketch) -> Value {
             json!({ "clock_ms": u.now(), "buckets": all.buckets, "unique": all.estimate.value,
                     "exact": all.estimate.exact, "rejected_late": u.rejected().late.events })
         }
+        Sketch::Leaderboard(b) => {
+            let top: Vec<Value> = b
+                .range_by_rank(0, 2, Order::Descending)
+                .into_iter()
+                .map(|e| json!([String::from_utf8(e.member).unwrap(), e.score]))
+                .collect();
+            json!({ "members": b.len(), "top3": top, "missing_bound": b.missing_bound() })
+        }
+        Sketch::TopK(t) => {
+            let r = t.top(5);
+            let hitters = |v: &[edgesketch::HeavyHitter]| -> Vec<Value> {
+                v.iter()
+                    .map(|h| json!([String::from_utf8(h.item.clone()).unwrap(), h.lower, h.upper]))
+                    .collect()
+            };
+            json!({ "total": t.total(), "floor": t.floor(), "guaranteed": hitters(&r.guaranteed), "possible": hitters(&r.possible) })
+        }
+        Sketch::CountMin(c) => {
+            let e = c.estimate(b"path-7");
+            json!({ "total": c.total(), "path-7": [e.lower, e.upper] })
+        }
+        Sketch::Quantiles(q) => {
+            json!({ "count": q.count(), "p50": q.quantile(0.5), "p99": q.quantile(0.99), "min": q.min(), "max": q.max(),
+                    "collapsed": q.collapsed() })
+        }
         _ => panic!("a family the golden vectors do not cover yet"),
     }
 }
@@ -276,6 +398,10 @@ fn make(def: &Value) -> Vec<u8> {
         "window_counter" => build_window(&def["window"]).to_bytes(),
         "unique_series" => build_unique(&def["unique"]).to_bytes(),
         "ledger" => build_ledger(&def["deliveries"]).to_bytes(),
+        "leaderboard" => build_board(&def["board"]).to_bytes(),
+        "top_k" => build_top_k(&def["top_k"]).to_bytes(),
+        "count_min" => build_count_min(&def["count_min"]).to_bytes(),
+        "quantiles" => build_quantiles(&def["quantiles"]).to_bytes(),
         "snapshot" => {
             let mut s = Snapshot::new(
                 replica(def["replica"].as_str().unwrap()),
@@ -290,6 +416,14 @@ fn make(def: &Value) -> Vec<u8> {
                     build_window(&entry["window"]).into()
                 } else if entry.get("unique").is_some() {
                     build_unique(&entry["unique"]).into()
+                } else if entry.get("board").is_some() {
+                    build_board(&entry["board"]).into()
+                } else if entry.get("top_k").is_some() {
+                    build_top_k(&entry["top_k"]).into()
+                } else if entry.get("count_min").is_some() {
+                    build_count_min(&entry["count_min"]).into()
+                } else if entry.get("quantiles").is_some() {
+                    build_quantiles(&entry["quantiles"]).into()
                 } else {
                     build(entry["precision"].as_u64().unwrap() as u8, &entry["items"]).into()
                 };
@@ -323,6 +457,22 @@ fn read(def: &Value, bytes: &[u8]) -> (Value, Vec<u8>) {
         "unique_series" => {
             let u = UniqueSeries::from_bytes(bytes).unwrap();
             (describe_sketch(&u.clone().into()), u.to_bytes())
+        }
+        "leaderboard" => {
+            let b = Leaderboard::from_bytes(bytes).unwrap();
+            (describe_sketch(&b.clone().into()), b.to_bytes())
+        }
+        "top_k" => {
+            let t = TopK::from_bytes(bytes).unwrap();
+            (describe_sketch(&t.clone().into()), t.to_bytes())
+        }
+        "count_min" => {
+            let c = CountMinSketch::from_bytes(bytes).unwrap();
+            (describe_sketch(&c.clone().into()), c.to_bytes())
+        }
+        "quantiles" => {
+            let q = Quantiles::from_bytes(bytes).unwrap();
+            (describe_sketch(&q.clone().into()), q.to_bytes())
         }
         "ledger" => {
             let l = Ledger::from_bytes(bytes).unwrap();

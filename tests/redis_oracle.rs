@@ -185,3 +185,96 @@ fn numbers_as_decimal_text_match_redis() {
     let theirs = HyperLogLog::from_redis(&get(&mut con, "nums")).unwrap();
     assert_eq!(theirs.registers(), ours.registers());
 }
+
+#[test]
+fn leaderboards_order_and_update_like_redis_sorted_sets() {
+    use edgesketch::{AddMode, Best, Leaderboard, MergeRule, Order};
+    let server = RedisServer::start();
+    let mut con = server.connect();
+    let modes = [
+        (AddMode::Set, None),
+        (AddMode::GreaterThan, Some("GT")),
+        (AddMode::LessThan, Some("LT")),
+        (AddMode::OnlyNew, Some("NX")),
+        (AddMode::OnlyExisting, Some("XX")),
+        (AddMode::Increment, Some("INCR")),
+    ];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..20 {
+        redis::cmd("DEL").arg("board").exec(&mut con).unwrap();
+        let mut board = Leaderboard::new(MergeRule::Max, Best::Highest, 0).unwrap();
+        for _ in 0..500 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let member = format!("p{}", x % 97);
+            let score = ((x >> 20) % 41) as f64 / 2.0 - 10.0;
+            let (mode, flag) = modes[((x >> 40) % 6) as usize];
+            board.add(member.as_bytes(), score, mode).unwrap();
+            let mut cmd = redis::cmd("ZADD");
+            cmd.arg("board");
+            if let Some(flag) = flag {
+                cmd.arg(flag);
+            }
+            cmd.arg(score).arg(&member).exec(&mut con).unwrap();
+            if (x >> 50) % 17 == 0 {
+                board.remove(member.as_bytes());
+                redis::cmd("ZREM")
+                    .arg("board")
+                    .arg(&member)
+                    .exec(&mut con)
+                    .unwrap();
+            }
+        }
+        let theirs: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg("board")
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query(&mut con)
+            .unwrap();
+        let ours: Vec<(String, f64)> = board
+            .range_by_rank(0, u64::MAX, Order::Ascending)
+            .into_iter()
+            .map(|e| (String::from_utf8(e.member).unwrap(), e.score))
+            .collect();
+        assert_eq!(ours, theirs, "round {round}: ZRANGE");
+        for (member, _) in &theirs {
+            let rank: u64 = redis::cmd("ZREVRANK")
+                .arg("board")
+                .arg(member)
+                .query(&mut con)
+                .unwrap();
+            assert_eq!(board.rank(member.as_bytes(), Order::Descending), Some(rank));
+        }
+        let by_score: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
+            .arg("board")
+            .arg(-3.5)
+            .arg(4)
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(7)
+            .query(&mut con)
+            .unwrap();
+        let ours: Vec<(String, f64)> = board
+            .range_by_score(-3.5, 4.0, Order::Ascending, 7)
+            .into_iter()
+            .map(|e| (String::from_utf8(e.member).unwrap(), e.score))
+            .collect();
+        assert_eq!(ours, by_score, "round {round}: ZRANGEBYSCORE");
+        let rev: Vec<(String, f64)> = redis::cmd("ZREVRANGE")
+            .arg("board")
+            .arg(3)
+            .arg(12)
+            .arg("WITHSCORES")
+            .query(&mut con)
+            .unwrap();
+        let ours: Vec<(String, f64)> = board
+            .range_by_rank(3, 12, Order::Descending)
+            .into_iter()
+            .map(|e| (String::from_utf8(e.member).unwrap(), e.score))
+            .collect();
+        assert_eq!(ours, rev, "round {round}: ZREVRANGE");
+    }
+}

@@ -32,7 +32,10 @@ use crate::error::{Error, Result};
 use crate::ledger::EnvelopeId;
 use crate::series::SeriesConfig;
 use crate::snapshot::{Family, ReplicaId, Sketch, Snapshot, validate_key};
-use crate::{Counter, HyperLogLog, UniqueSeries, WindowCounter};
+use crate::{
+    Best, CountMinSketch, Counter, HyperLogLog, Leaderboard, MergeRule, Quantiles, TopK,
+    UniqueSeries, WindowCounter,
+};
 
 /// An envelope made by a [`Recorder`]: what to send, and what it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,6 +208,89 @@ impl Recorder {
         }
         u.advance(now_ms);
         Ok(u)
+    }
+
+    /// The leaderboard under `key` (created empty with these settings if absent).
+    pub fn leaderboard(
+        &mut self,
+        key: &str,
+        rule: MergeRule,
+        best: Best,
+        capacity: u32,
+    ) -> Result<&mut Leaderboard> {
+        let Sketch::Leaderboard(l) = self.entry(key, Family::Leaderboard, || {
+            Leaderboard::new(rule, best, capacity).map(Sketch::Leaderboard)
+        })?
+        else {
+            unreachable!("family checked")
+        };
+        if (l.rule(), l.best(), l.capacity()) != (rule, best, capacity) {
+            return Err(Error::ParameterMismatch {
+                what: "leaderboard settings under this key (capacity)",
+                left: u64::from(l.capacity()),
+                right: u64::from(capacity),
+            });
+        }
+        Ok(l)
+    }
+
+    /// The top-K summary under `key` (created with `capacity` counters if absent).
+    pub fn top_k(&mut self, key: &str, capacity: u32) -> Result<&mut TopK> {
+        let Sketch::TopK(t) =
+            self.entry(key, Family::TopK, || TopK::new(capacity).map(Sketch::TopK))?
+        else {
+            unreachable!("family checked")
+        };
+        if t.capacity() != capacity {
+            return Err(Error::ParameterMismatch {
+                what: "top-K capacity under this key",
+                left: u64::from(t.capacity()),
+                right: u64::from(capacity),
+            });
+        }
+        Ok(t)
+    }
+
+    /// The count-min sketch under `key` (created for `epsilon` and `delta` if absent).
+    pub fn count_min(
+        &mut self,
+        key: &str,
+        epsilon: f64,
+        delta: f64,
+    ) -> Result<&mut CountMinSketch> {
+        let wanted = CountMinSketch::new(epsilon, delta)?;
+        let Sketch::CountMin(c) = self.entry(key, Family::CountMin, || {
+            Ok(Sketch::CountMin(wanted.emptied()))
+        })?
+        else {
+            unreachable!("family checked")
+        };
+        if (c.width(), c.depth()) != (wanted.width(), wanted.depth()) {
+            return Err(Error::ParameterMismatch {
+                what: "count-min width under this key",
+                left: u64::from(c.width()),
+                right: u64::from(wanted.width()),
+            });
+        }
+        Ok(c)
+    }
+
+    /// The quantile sketch under `key` (created with relative accuracy `alpha` if absent).
+    pub fn quantiles(&mut self, key: &str, alpha: f64) -> Result<&mut Quantiles> {
+        let Sketch::Quantiles(q) = self.entry(key, Family::Quantiles, || {
+            Quantiles::new(alpha).map(Sketch::Quantiles)
+        })?
+        else {
+            unreachable!("family checked")
+        };
+        if q.alpha().to_bits() != alpha.to_bits() {
+            return Err(Error::ParameterMismatch {
+                what: "quantiles alpha (f64 bits) under this key",
+                left: q.alpha().to_bits(),
+                right: alpha.to_bits(),
+            });
+        }
+        Ok(q)
     }
 
     /// Makes the envelope of everything recorded since the last one (`None` if nothing was), with

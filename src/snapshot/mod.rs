@@ -55,7 +55,9 @@ use crate::error::{Error, Result};
 use crate::ledger::{Admission, EnvelopeId};
 use crate::series::MergeReport;
 use crate::wire::{self, CHECKSUM_LEN, ENVELOPE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN};
-use crate::{Counter, HyperLogLog, UniqueSeries, WindowCounter};
+use crate::{
+    CountMinSketch, Counter, HyperLogLog, Leaderboard, Quantiles, TopK, UniqueSeries, WindowCounter,
+};
 
 const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
@@ -101,6 +103,14 @@ pub enum Family {
     WindowCounter,
     /// [`UniqueSeries`], family id 4.
     UniqueSeries,
+    /// [`Leaderboard`], family id 5.
+    Leaderboard,
+    /// [`TopK`], family id 6.
+    TopK,
+    /// [`CountMinSketch`], family id 7.
+    CountMin,
+    /// [`Quantiles`], family id 8.
+    Quantiles,
 }
 
 impl Family {
@@ -111,6 +121,10 @@ impl Family {
             Family::Counter => wire::family::COUNTER,
             Family::WindowCounter => wire::family::WINDOW_COUNTER,
             Family::UniqueSeries => wire::family::UNIQUE_SERIES,
+            Family::Leaderboard => wire::family::LEADERBOARD,
+            Family::TopK => wire::family::TOP_K,
+            Family::CountMin => wire::family::COUNT_MIN,
+            Family::Quantiles => wire::family::QUANTILES,
         }
     }
 
@@ -121,22 +135,31 @@ impl Family {
             wire::family::COUNTER => Some(Family::Counter),
             wire::family::WINDOW_COUNTER => Some(Family::WindowCounter),
             wire::family::UNIQUE_SERIES => Some(Family::UniqueSeries),
+            wire::family::LEADERBOARD => Some(Family::Leaderboard),
+            wire::family::TOP_K => Some(Family::TopK),
+            wire::family::COUNT_MIN => Some(Family::CountMin),
+            wire::family::QUANTILES => Some(Family::Quantiles),
             _ => None,
         }
     }
 
     /// A short lowercase name (`"hyperloglog"`, `"counter"`, `"window_counter"`,
-    /// `"unique_series"`).
+    /// `"unique_series"`, `"leaderboard"`, `"top_k"`, `"count_min"`, `"quantiles"`).
     pub const fn name(self) -> &'static str {
         match self {
             Family::HyperLogLog => "hyperloglog",
             Family::Counter => "counter",
             Family::WindowCounter => "window_counter",
             Family::UniqueSeries => "unique_series",
+            Family::Leaderboard => "leaderboard",
+            Family::TopK => "top_k",
+            Family::CountMin => "count_min",
+            Family::Quantiles => "quantiles",
         }
     }
 
-    /// Whether merging the same state twice changes nothing (then no ledger is needed to merge).
+    /// Whether merging the same state twice always changes nothing (then no ledger is needed to
+    /// merge). Leaderboards depend on their rule: see [`Sketch::idempotent`].
     pub const fn idempotent(self) -> bool {
         matches!(self, Family::HyperLogLog | Family::UniqueSeries)
     }
@@ -154,6 +177,14 @@ pub enum Sketch {
     WindowCounter(WindowCounter),
     /// Distinct counts per time bucket.
     UniqueSeries(UniqueSeries),
+    /// An exact sorted set.
+    Leaderboard(Leaderboard),
+    /// Heavy hitters with bounds.
+    TopK(TopK),
+    /// Frequencies, never underestimated.
+    CountMin(CountMinSketch),
+    /// Quantiles within a relative error.
+    Quantiles(Quantiles),
 }
 
 /// What merging a sketch did: for time series, which buckets were refused.
@@ -164,17 +195,17 @@ pub struct EntryMerge {
 }
 
 macro_rules! accessors {
-    ($($variant:ident, $as_ref:ident, $as_mut:ident;)*) => {$(
-        #[doc = concat!("The [`", stringify!($variant), "`] inside, if that is the family.")]
-        pub fn $as_ref(&self) -> Option<&$variant> {
+    ($($variant:ident: $ty:ident, $as_ref:ident, $as_mut:ident;)*) => {$(
+        #[doc = concat!("The [`", stringify!($ty), "`] inside, if that is the family.")]
+        pub fn $as_ref(&self) -> Option<&$ty> {
             match self {
                 Sketch::$variant(x) => Some(x),
                 _ => None,
             }
         }
 
-        #[doc = concat!("The [`", stringify!($variant), "`] inside, mutably, if that is the family.")]
-        pub fn $as_mut(&mut self) -> Option<&mut $variant> {
+        #[doc = concat!("The [`", stringify!($ty), "`] inside, mutably, if that is the family.")]
+        pub fn $as_mut(&mut self) -> Option<&mut $ty> {
             match self {
                 Sketch::$variant(x) => Some(x),
                 _ => None,
@@ -191,14 +222,30 @@ impl Sketch {
             Sketch::Counter(_) => Family::Counter,
             Sketch::WindowCounter(_) => Family::WindowCounter,
             Sketch::UniqueSeries(_) => Family::UniqueSeries,
+            Sketch::Leaderboard(_) => Family::Leaderboard,
+            Sketch::TopK(_) => Family::TopK,
+            Sketch::CountMin(_) => Family::CountMin,
+            Sketch::Quantiles(_) => Family::Quantiles,
+        }
+    }
+
+    /// Whether merging this sketch twice changes nothing (then it needs no ledger).
+    pub fn idempotent(&self) -> bool {
+        match self {
+            Sketch::Leaderboard(l) => l.rule() != crate::MergeRule::Sum,
+            other => other.family().idempotent(),
         }
     }
 
     accessors! {
-        HyperLogLog, as_hyperloglog, as_hyperloglog_mut;
-        Counter, as_counter, as_counter_mut;
-        WindowCounter, as_window_counter, as_window_counter_mut;
-        UniqueSeries, as_unique_series, as_unique_series_mut;
+        HyperLogLog: HyperLogLog, as_hyperloglog, as_hyperloglog_mut;
+        Counter: Counter, as_counter, as_counter_mut;
+        WindowCounter: WindowCounter, as_window_counter, as_window_counter_mut;
+        UniqueSeries: UniqueSeries, as_unique_series, as_unique_series_mut;
+        Leaderboard: Leaderboard, as_leaderboard, as_leaderboard_mut;
+        TopK: TopK, as_top_k, as_top_k_mut;
+        CountMin: CountMinSketch, as_count_min, as_count_min_mut;
+        Quantiles: Quantiles, as_quantiles, as_quantiles_mut;
     }
 
     /// Merges a sketch of the same family in, once: `admission` is the ledger's word that the
@@ -219,6 +266,22 @@ impl Sketch {
             (Sketch::UniqueSeries(a), Sketch::UniqueSeries(b)) => Ok(EntryMerge {
                 series: a.merge(b)?,
             }),
+            (Sketch::Leaderboard(a), Sketch::Leaderboard(b)) => {
+                a.merge(b, admission)?;
+                Ok(EntryMerge::default())
+            }
+            (Sketch::TopK(a), Sketch::TopK(b)) => {
+                a.merge(b, admission)?;
+                Ok(EntryMerge::default())
+            }
+            (Sketch::CountMin(a), Sketch::CountMin(b)) => {
+                a.merge(b, admission)?;
+                Ok(EntryMerge::default())
+            }
+            (Sketch::Quantiles(a), Sketch::Quantiles(b)) => {
+                a.merge(b, admission)?;
+                Ok(EntryMerge::default())
+            }
             (a, b) => Err(Error::ParameterMismatch {
                 what: "sketch family",
                 left: u64::from(a.family().id()),
@@ -232,7 +295,7 @@ impl Sketch {
         match self {
             Sketch::WindowCounter(w) => w.advance(now_ms),
             Sketch::UniqueSeries(u) => u.advance(now_ms),
-            Sketch::HyperLogLog(_) | Sketch::Counter(_) => {}
+            _ => {}
         }
     }
 
@@ -244,6 +307,10 @@ impl Sketch {
             Sketch::Counter(_) => Sketch::Counter(Counter::new()),
             Sketch::WindowCounter(w) => Sketch::WindowCounter(w.emptied()),
             Sketch::UniqueSeries(u) => Sketch::UniqueSeries(u.emptied()),
+            Sketch::Leaderboard(l) => Sketch::Leaderboard(l.emptied()),
+            Sketch::TopK(t) => Sketch::TopK(t.emptied()),
+            Sketch::CountMin(c) => Sketch::CountMin(c.emptied()),
+            Sketch::Quantiles(q) => Sketch::Quantiles(q.emptied()),
         }
     }
 
@@ -264,6 +331,10 @@ impl Sketch {
             Sketch::Counter(c) => c.is_empty(),
             Sketch::WindowCounter(w) => w.is_empty() && w.rejected().is_empty(),
             Sketch::UniqueSeries(u) => u.is_empty() && u.rejected().is_empty(),
+            Sketch::Leaderboard(l) => l.is_empty(),
+            Sketch::TopK(t) => t.is_empty(),
+            Sketch::CountMin(c) => c.is_empty(),
+            Sketch::Quantiles(q) => q.is_empty(),
         }
     }
 
@@ -273,6 +344,10 @@ impl Sketch {
             Sketch::Counter(x) => encode_with(x, params, payload),
             Sketch::WindowCounter(x) => encode_with(x, params, payload),
             Sketch::UniqueSeries(x) => encode_with(x, params, payload),
+            Sketch::Leaderboard(x) => encode_with(x, params, payload),
+            Sketch::TopK(x) => encode_with(x, params, payload),
+            Sketch::CountMin(x) => encode_with(x, params, payload),
+            Sketch::Quantiles(x) => encode_with(x, params, payload),
         }
     }
 
@@ -288,6 +363,14 @@ impl Sketch {
             Some(Family::UniqueSeries) => {
                 Sketch::UniqueSeries(UniqueSeries::decode_parts(params, payload)?)
             }
+            Some(Family::Leaderboard) => {
+                Sketch::Leaderboard(Leaderboard::decode_parts(params, payload)?)
+            }
+            Some(Family::TopK) => Sketch::TopK(TopK::decode_parts(params, payload)?),
+            Some(Family::CountMin) => {
+                Sketch::CountMin(CountMinSketch::decode_parts(params, payload)?)
+            }
+            Some(Family::Quantiles) => Sketch::Quantiles(Quantiles::decode_parts(params, payload)?),
             None => return Err(Error::UnknownFamily { id: family }),
         })
     }
@@ -319,6 +402,30 @@ impl From<WindowCounter> for Sketch {
 impl From<UniqueSeries> for Sketch {
     fn from(u: UniqueSeries) -> Self {
         Sketch::UniqueSeries(u)
+    }
+}
+
+impl From<Leaderboard> for Sketch {
+    fn from(l: Leaderboard) -> Self {
+        Sketch::Leaderboard(l)
+    }
+}
+
+impl From<TopK> for Sketch {
+    fn from(t: TopK) -> Self {
+        Sketch::TopK(t)
+    }
+}
+
+impl From<CountMinSketch> for Sketch {
+    fn from(c: CountMinSketch) -> Self {
+        Sketch::CountMin(c)
+    }
+}
+
+impl From<Quantiles> for Sketch {
+    fn from(q: Quantiles) -> Self {
+        Sketch::Quantiles(q)
     }
 }
 
