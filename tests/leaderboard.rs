@@ -277,3 +277,33 @@ fn errors_and_edges() {
     assert_eq!(big.trim(100), 2400);
     assert_eq!(big.range_by_rank(0, 0, Order::Ascending)[0].score, 0.0);
 }
+
+#[test]
+fn infinite_scores_behave_like_redis_and_stay_encodable() {
+    // Redis accepts ±inf scores and refuses an increment whose result is NaN; so do we.
+    let mut a = Leaderboard::new(MergeRule::Sum, Best::Highest, 2).unwrap();
+    a.add(b"up", f64::INFINITY, AddMode::Set).unwrap();
+    a.add(b"down", f64::NEG_INFINITY, AddMode::Set).unwrap();
+    assert!(a.add(b"up", f64::NEG_INFINITY, AddMode::Increment).is_err());
+    assert_eq!(a.score(b"up"), Some(f64::INFINITY));
+    // Trimming an infinite member leaves an infinite (but valid) bound, and it round-trips.
+    a.add(b"mid", 1.0, AddMode::Set).unwrap();
+    a.add(b"top", f64::INFINITY, AddMode::Set).unwrap();
+    assert_eq!(a.len(), 2);
+    let bytes = a.to_bytes();
+    let back = Leaderboard::from_bytes(&bytes).unwrap();
+    assert_eq!(back.to_bytes(), bytes);
+    assert_eq!(back.missing_bound(), a.missing_bound());
+
+    // A merge whose sum would be NaN is refused whole: nothing of it is applied.
+    let mut b = Leaderboard::new(MergeRule::Sum, Best::Highest, 0).unwrap();
+    b.add(b"aaa", 5.0, AddMode::Set).unwrap();
+    b.add(b"zzz", f64::INFINITY, AddMode::Set).unwrap();
+    let mut c = Leaderboard::new(MergeRule::Sum, Best::Highest, 0).unwrap();
+    c.add(b"aaa", 1.0, AddMode::Set).unwrap();
+    c.add(b"new", 1.0, AddMode::Set).unwrap();
+    c.add(b"zzz", f64::NEG_INFINITY, AddMode::Set).unwrap();
+    let before = b.to_bytes();
+    assert!(b.merge_local(&c).is_err());
+    assert_eq!(b.to_bytes(), before);
+}

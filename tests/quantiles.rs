@@ -153,3 +153,35 @@ fn ranks_counts_and_bad_values() {
     assert_eq!(back, q);
     assert!(Quantiles::new(0.0).is_err() && Quantiles::new(1.0).is_err());
 }
+
+#[test]
+fn extreme_values_and_counts_stay_encodable() {
+    // The sum saturates instead of turning infinite, so the sketch still encodes and decodes.
+    let mut huge = Quantiles::new(0.01).unwrap();
+    huge.add(f64::MAX).unwrap();
+    huge.add(f64::MAX).unwrap();
+    huge.add(-f64::MAX).unwrap();
+    assert!(huge.sum().is_finite());
+    assert_eq!(huge.max(), Some(f64::MAX));
+    let back = Quantiles::from_bytes(&huge.to_bytes()).unwrap();
+    assert_eq!(back.to_bytes(), huge.to_bytes());
+    let mut merged = huge.clone();
+    merged.merge_local(&huge).unwrap();
+    assert!(Quantiles::from_bytes(&merged.to_bytes()).is_ok());
+
+    // Values too small to index count as zero and keep their own min and max.
+    let mut tiny = Quantiles::new(0.01).unwrap();
+    tiny.add(1e-12).unwrap();
+    assert_eq!(Quantiles::from_bytes(&tiny.to_bytes()).unwrap(), tiny);
+
+    // Counts never wrap: the add that would overflow is refused and changes nothing.
+    let mut full = Quantiles::new(0.01).unwrap();
+    full.add_n(3.0, u64::MAX - 1).unwrap();
+    full.add(-2.0).unwrap();
+    let before = full.to_bytes();
+    assert!(full.add(0.0).is_err());
+    assert!(full.merge_local(&tiny).is_err());
+    assert_eq!(full.to_bytes(), before);
+    assert_eq!(full.count(), u64::MAX);
+    assert_eq!(Quantiles::from_bytes(&before).unwrap().count(), u64::MAX);
+}

@@ -610,6 +610,15 @@ impl Leaderboard {
     /// received over a network (which may be a retry).
     pub fn merge_local(&mut self, other: &Leaderboard) -> Result<()> {
         self.merge_rule_check(other)?;
+        if self.rule == MergeRule::Sum {
+            // All or nothing: find a sum that is not a number (+inf plus -inf) before changing
+            // anything, as Redis's ZINCRBY refuses it.
+            for m in other.members.iter().flatten() {
+                if let Some(id) = self.find(&m.bytes) {
+                    check_score(self.member(id).score + m.score)?;
+                }
+            }
+        }
         for m in other.members.iter().flatten() {
             match self.find(&m.bytes) {
                 None => {
@@ -772,9 +781,10 @@ impl FamilyCodec for Leaderboard {
         let mut board = Leaderboard::new(rule, best, capacity)?;
         let mut r = Reader::new(payload);
         let missing = f64::from_bits(r.u64_le("leaderboard missing bound")?);
-        if !missing.is_finite() || missing.is_sign_negative() {
+        // +inf is a valid bound (a trimmed member had an infinite score); -0 is not canonical.
+        if missing.is_nan() || missing.is_sign_negative() {
             return Err(Error::NonCanonical {
-                what: "leaderboard missing bound must be finite, non-negative and not -0",
+                what: "leaderboard missing bound must be a non-negative number, not -0",
             });
         }
         board.missing = missing;

@@ -3,7 +3,9 @@
 //! # What it estimates
 //! Any quantile (p50, p90, p99, …) of the values added, within relative error `α` (default 1 %)
 //! of the exact quantile: the answer `x̂` for the true `x` satisfies `|x̂ − x| ≤ α·|x|`. Also the
-//! rank of a value, and the exact count, sum, minimum and maximum.
+//! rank of a value, and the exact count, sum, minimum and maximum. The sum saturates at
+//! `±f64::MAX` rather than becoming infinite; an add or merge that would take the count past
+//! `2^64 − 1` is refused whole.
 //!
 //! # Algorithm (Masson, Rim, Lee: *DDSketch*, VLDB 2019)
 //! With `γ = (1 + α)/(1 − α)`, a positive value `v` goes to bucket `k = ⌈log_γ v⌉`, which holds
@@ -195,6 +197,12 @@ impl Store {
     }
 }
 
+/// A sum past ±f64::MAX stays at the limit: the sketch must stay encodable (its format refuses
+/// infinities) and a sum that large has no meaningful digits left anyway.
+fn saturate(sum: f64) -> f64 {
+    sum.clamp(-f64::MAX, f64::MAX)
+}
+
 /// A DDSketch. See the [module docs](self).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quantiles {
@@ -325,6 +333,7 @@ impl Quantiles {
         if n == 0 {
             return Ok(());
         }
+        self.check_room(n)?;
         let bins = self.max_bins as usize;
         if value > MIN_INDEXABLE {
             let key = self.key(value);
@@ -335,10 +344,20 @@ impl Quantiles {
         } else {
             self.zeros = self.zeros.saturating_add(n);
         }
-        self.sum += value * n as f64;
+        self.sum = saturate(self.sum + value * n as f64);
         self.min = self.min.min(value);
         self.max = self.max.max(value);
         Ok(())
+    }
+
+    /// Refuses, before any change, what would overflow the total count.
+    fn check_room(&self, n: u64) -> Result<()> {
+        match self.count().checked_add(n) {
+            Some(_) => Ok(()),
+            None => Err(Error::InvalidValue {
+                what: "quantile count would exceed 2^64 - 1",
+            }),
+        }
     }
 
     /// The value at quantile `q` (0 = min, 0.5 = median, 1 = max), within α relative error while
@@ -418,11 +437,12 @@ impl Quantiles {
                 right: other.alpha.to_bits(),
             });
         }
+        self.check_room(other.count())?;
         let bins = self.max_bins as usize;
         self.positive.merge(&other.positive, bins);
         self.negative.merge(&other.negative, bins);
         self.zeros = self.zeros.saturating_add(other.zeros);
-        self.sum += other.sum;
+        self.sum = saturate(self.sum + other.sum);
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         Ok(())
@@ -495,10 +515,17 @@ impl FamilyCodec for Quantiles {
                 what: "quantiles counts overflow",
             });
         }
+        // min and max must cover every store that holds values, as `add` leaves them.
         let consistent = if q.count() == 0 {
-            q.sum == 0.0 && q.min == f64::INFINITY && q.max == f64::NEG_INFINITY
+            q.sum.to_bits() == 0 && q.min == f64::INFINITY && q.max == f64::NEG_INFINITY
         } else {
-            q.sum.is_finite() && q.min.is_finite() && q.max.is_finite() && q.min <= q.max
+            q.sum.is_finite()
+                && q.min.is_finite()
+                && q.max.is_finite()
+                && q.min <= q.max
+                && (q.zeros == 0 || (q.min <= MIN_INDEXABLE && q.max >= -MIN_INDEXABLE))
+                && (q.positive.count == 0 || q.max > MIN_INDEXABLE)
+                && (q.negative.count == 0 || q.min < -MIN_INDEXABLE)
         };
         if !consistent {
             return Err(Error::NonCanonical {
