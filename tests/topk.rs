@@ -140,4 +140,17 @@ fn small_exact_cases_and_errors() {
     assert!(top.insert(&[0u8; 1025], 1).is_err());
     assert!(TopK::new(0).is_err() && TopK::new(65537).is_err());
     assert!(top.merge_local(&TopK::new(4).unwrap()).is_err());
+
+    // An item listed twice (not next to itself, so the order check alone cannot see it).
+    let mut three = TopK::new(3).unwrap();
+    for (item, n) in [("xa", 10u64), ("xb", 7), ("xc", 5)] {
+        three.insert(item.as_bytes(), n).unwrap();
+    }
+    let mut bytes = three.to_bytes();
+    let at = bytes.windows(2).position(|w| w == b"xc").unwrap();
+    bytes[at + 1] = b'a';
+    assert!(matches!(
+        TopK::from_bytes(&bytes),
+        Err(edgesketch::Error::NonCanonical { .. })
+    ));
 }

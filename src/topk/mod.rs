@@ -12,7 +12,8 @@
 //! item gets count `m + w` and error `m` (it may have occurred up to `m` times unseen). So for every
 //! monitored item `count − error ≤ truth ≤ count`, and every unmonitored item's truth is at most
 //! the *floor* (the largest `m` ever evicted). Counts live in a min-heap (O(log capacity)
-//! replacement) and a hash table keyed by the item's 64-bit hash (O(1) lookup).
+//! replacement) and a hash table on the item's 64-bit hash that compares the bytes too (O(1)
+//! lookup; crafted hash collisions cannot merge two items).
 //!
 //! A merge adds, per item, its two upper bounds (the other summary's floor standing in where the
 //! item is absent) and its two lower bounds (0 where absent), keeps the `capacity` largest, and
@@ -44,9 +45,7 @@
 //! ```
 
 use alloc::vec::Vec;
-use core::hash::{BuildHasher, Hasher};
-
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 
 use crate::codec::{self, FamilyCodec, Reader};
 use crate::error::{Error, Result};
@@ -90,42 +89,14 @@ struct Slot {
 }
 
 /// Our keys are already MurmurHash64A outputs: hash them as themselves.
-#[derive(Clone, Copy, Debug, Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct PassThroughBuild;
-
-impl BuildHasher for PassThroughBuild {
-    type Hasher = PassThrough;
-
-    fn build_hasher(&self) -> PassThrough {
-        PassThrough(0)
-    }
-}
-
 /// A Space-Saving summary. See the [module docs](self).
 #[derive(Clone, Debug)]
 pub struct TopK {
     capacity: u32,
     slots: Vec<Slot>,
-    index: HashMap<u64, u32, PassThroughBuild>,
+    /// Slot indices by the item's hash; a lookup compares the bytes too, so colliding items stay
+    /// apart.
+    index: HashTable<u32>,
     /// Slot indices, a min-heap by count.
     heap: Vec<u32>,
     floor: u64,
@@ -144,7 +115,7 @@ impl TopK {
         Ok(TopK {
             capacity,
             slots: Vec::new(),
-            index: HashMap::with_hasher(PassThroughBuild),
+            index: HashTable::new(),
             heap: Vec::new(),
             floor: 0,
             total: 0,
@@ -191,7 +162,7 @@ impl TopK {
 
     fn insert_hashed(&mut self, hash: u64, item: &[u8], weight: u64) {
         self.total = self.total.saturating_add(weight);
-        if let Some(&s) = self.index.get(&hash) {
+        if let Some(s) = self.find(hash, item) {
             let slot = &mut self.slots[s as usize];
             slot.count = slot.count.saturating_add(weight);
             let pos = slot.heap_pos as usize;
@@ -208,23 +179,39 @@ impl TopK {
                 heap_pos: self.heap.len() as u32,
             });
             self.heap.push(s);
-            self.index.insert(hash, s);
+            self.index_insert(hash, s);
             self.sift_up(self.heap.len() - 1);
             return;
         }
         // Replace the smallest counter.
         let s = self.heap[0];
+        let old_hash = self.slots[s as usize].hash;
+        if let Ok(entry) = self.index.find_entry(old_hash, |&t| t == s) {
+            entry.remove();
+        }
         let slot = &mut self.slots[s as usize];
         let evicted = slot.count;
         self.floor = self.floor.max(evicted);
-        self.index.remove(&slot.hash);
         slot.hash = hash;
         slot.item.clear();
         slot.item.extend_from_slice(item);
         slot.count = evicted.saturating_add(weight);
         slot.error = evicted;
-        self.index.insert(hash, s);
+        self.index_insert(hash, s);
         self.sift_down(0);
+    }
+
+    /// The slot monitoring `item` (whose hash is `hash`).
+    fn find(&self, hash: u64, item: &[u8]) -> Option<u32> {
+        self.index
+            .find(hash, |&s| self.slots[s as usize].item == item)
+            .copied()
+    }
+
+    fn index_insert(&mut self, hash: u64, s: u32) {
+        let slots = &self.slots;
+        self.index
+            .insert_unique(hash, s, |&t| slots[t as usize].hash);
     }
 
     fn count_at(&self, pos: usize) -> u64 {
@@ -269,8 +256,8 @@ impl TopK {
 
     /// Bounds for one item: monitored, or at most the floor.
     pub fn bounds(&self, item: &[u8]) -> (u64, u64) {
-        match self.index.get(&hash_item(item)) {
-            Some(&s) => {
+        match self.find(hash_item(item), item) {
+            Some(s) => {
                 let slot = &self.slots[s as usize];
                 (slot.count - slot.error, slot.count)
             }
@@ -338,8 +325,8 @@ impl TopK {
         let mut union: Vec<(u64, Vec<u8>, u64, u64)> =
             Vec::with_capacity(self.slots.len() + other.slots.len());
         for s in &self.slots {
-            let (theirs_upper, theirs_lower) = match other.index.get(&s.hash) {
-                Some(&o) => {
+            let (theirs_upper, theirs_lower) = match other.find(s.hash, &s.item) {
+                Some(o) => {
                     let o = &other.slots[o as usize];
                     (o.count, o.count - o.error)
                 }
@@ -353,7 +340,7 @@ impl TopK {
             ));
         }
         for o in &other.slots {
-            if !self.index.contains_key(&o.hash) {
+            if self.find(o.hash, &o.item).is_none() {
                 union.push((
                     o.hash,
                     o.item.clone(),
@@ -393,7 +380,7 @@ impl TopK {
                 heap_pos: s,
             });
             self.heap.push(s);
-            self.index.insert(hash, s);
+            self.index_insert(hash, s);
         }
         for pos in (0..self.heap.len() / 2).rev() {
             self.sift_down(pos);
@@ -405,7 +392,7 @@ impl TopK {
         TopK {
             capacity: self.capacity,
             slots: Vec::new(),
-            index: HashMap::with_hasher(PassThroughBuild),
+            index: HashTable::new(),
             heap: Vec::new(),
             floor: 0,
             total: 0,
@@ -498,13 +485,13 @@ impl FamilyCodec for TopK {
         }
         r.finish("top-K payload")?;
         let distinct = {
-            let mut hashes: Vec<u64> = counters.iter().map(|c| c.0).collect();
-            hashes.sort_unstable();
-            hashes.windows(2).all(|w| w[0] != w[1])
+            let mut items: Vec<&[u8]> = counters.iter().map(|c| c.1.as_slice()).collect();
+            items.sort_unstable();
+            items.windows(2).all(|w| w[0] != w[1])
         };
         if !distinct {
             return Err(Error::NonCanonical {
-                what: "two top-K items with the same hash",
+                what: "a top-K item appears twice",
             });
         }
         top.rebuild(counters.into_iter());
