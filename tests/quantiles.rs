@@ -185,3 +185,53 @@ fn extreme_values_and_counts_stay_encodable() {
     assert_eq!(full.count(), u64::MAX);
     assert_eq!(Quantiles::from_bytes(&before).unwrap().count(), u64::MAX);
 }
+
+#[test]
+fn a_jump_across_the_whole_range_stays_within_max_bins() {
+    // With α = 10^-6 the keys from 10^-9 to 10^300 span ~3.6·10^8 buckets; the window must
+    // slide, not fill the gap.
+    let mut q = Quantiles::with_max_bins(1e-6, 1 << 16).unwrap();
+    q.add(1e-9).unwrap();
+    q.add(1e300).unwrap();
+    q.add(2e-9).unwrap();
+    assert!(q.collapsed());
+    assert_eq!(q.count(), 3);
+    let top = q.quantile(1.0).unwrap();
+    assert!((top - 1e300).abs() <= 1e-6 * 1e300);
+    // Two stores of at most 2^16 varint counts (each one byte here) plus headers.
+    assert!(q.to_bytes().len() < 2 * (1 << 16) + 64);
+    assert_eq!(
+        Quantiles::from_bytes(&q.to_bytes()).unwrap().to_bytes(),
+        q.to_bytes()
+    );
+}
+
+#[test]
+fn small_sketches_answer_exactly_from_either_end() {
+    // Values far enough apart to sit in their own buckets, with zeros and negatives, so an
+    // off-by-one in walking from the top (q > 0.5) or the bottom shows up as a wrong value.
+    let mut rng = SmallRng::seed_from_u64(5);
+    for n in 1..40usize {
+        let mut values: Vec<f64> = (0..n)
+            .map(|_| match rng.random_range(0..4) {
+                0 => 0.0,
+                1 => -(1.1f64.powi(rng.random_range(0..200))),
+                _ => 1.1f64.powi(rng.random_range(0..200)),
+            })
+            .collect();
+        let mut q = Quantiles::new(0.01).unwrap();
+        for &v in &values {
+            q.add(v).unwrap();
+        }
+        values.sort_by(f64::total_cmp);
+        for i in 0..=200 {
+            let p = f64::from(i) / 200.0;
+            let exact = values[(p * (n - 1) as f64).floor() as usize];
+            let got = q.quantile(p).unwrap();
+            assert!(
+                (got - exact).abs() <= 0.01 * exact.abs() * (1.0 + 1e-9),
+                "n={n} q={p}: {got} vs {exact} in {values:?}"
+            );
+        }
+    }
+}

@@ -38,6 +38,9 @@
 //! # Ok::<(), edgesketch::Error>(())
 //! ```
 
+mod ln;
+mod ln_table;
+
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -58,8 +61,21 @@ struct Store {
 }
 
 impl Store {
+    #[inline]
     fn add(&mut self, key: i32, n: u64, max_bins: usize) {
         self.count = self.count.saturating_add(n);
+        // The common case: a key inside the window (a negative difference wraps past any length).
+        let i = key.wrapping_sub(self.offset) as u32 as usize;
+        if let Some(bin) = self.bins.get_mut(i) {
+            *bin = bin.saturating_add(n);
+            return;
+        }
+        self.add_outside(key, n, max_bins);
+    }
+
+    /// A key below or above the window, or the first key.
+    #[cold]
+    fn add_outside(&mut self, key: i32, n: u64, max_bins: usize) {
         if self.bins.is_empty() {
             self.offset = key;
             self.bins.push_back(n);
@@ -85,27 +101,31 @@ impl Store {
                 self.collapsed = true;
             }
         } else if key >= end {
+            // Slide the window up so it ends at `key`, folding what falls off into its new
+            // lowest bucket. Never materialise the gap: with a small α a jump spans millions of
+            // keys, and the window is at most `max_bins` long.
+            let new_offset = self.offset.max(key - (max_bins as i32 - 1));
+            if new_offset > self.offset {
+                let drop = ((new_offset - self.offset) as usize).min(self.bins.len());
+                let folded = self
+                    .bins
+                    .drain(..drop)
+                    .fold(0u64, |a, b| a.saturating_add(b));
+                self.offset = new_offset;
+                if self.bins.is_empty() {
+                    self.bins.push_back(0);
+                }
+                self.bins[0] = self.bins[0].saturating_add(folded);
+                if folded > 0 {
+                    self.collapsed = true;
+                }
+            }
+            let end = self.offset + self.bins.len() as i32;
             for _ in end..=key {
                 self.bins.push_back(0);
             }
             let last = self.bins.len() - 1;
             self.bins[last] = self.bins[last].saturating_add(n);
-            // Too many buckets: fold the lowest into one.
-            if self.bins.len() > max_bins {
-                let excess = self.bins.len() - max_bins;
-                let mut folded = 0u64;
-                for _ in 0..excess {
-                    folded = folded.saturating_add(self.bins.pop_front().unwrap_or(0));
-                }
-                self.bins[0] = self.bins[0].saturating_add(folded);
-                self.offset += excess as i32;
-                if folded > 0 {
-                    self.collapsed = true;
-                }
-            }
-        } else {
-            let i = (key - self.offset) as usize;
-            self.bins[i] = self.bins[i].saturating_add(n);
         }
     }
 
@@ -199,6 +219,7 @@ impl Store {
 
 /// A sum past ±f64::MAX stays at the limit: the sketch must stay encodable (its format refuses
 /// infinities) and a sum that large has no meaningful digits left anyway.
+#[inline]
 fn saturate(sum: f64) -> f64 {
     sum.clamp(-f64::MAX, f64::MAX)
 }
@@ -209,6 +230,8 @@ pub struct Quantiles {
     alpha: f64,
     /// `ln γ`.
     ln_gamma: f64,
+    /// `1 / ln γ`: keys multiply by it rather than divide.
+    inv_ln_gamma: f64,
     max_bins: u32,
     positive: Store,
     negative: Store,
@@ -242,6 +265,7 @@ impl Quantiles {
         Ok(Quantiles {
             alpha,
             ln_gamma: libm::log(gamma),
+            inv_ln_gamma: 1.0 / libm::log(gamma),
             max_bins,
             positive: Store::default(),
             negative: Store::default(),
@@ -309,7 +333,7 @@ impl Quantiles {
 
     #[inline]
     fn key(&self, magnitude: f64) -> i32 {
-        libm::ceil(libm::log(magnitude) / self.ln_gamma) as i32
+        ln::ceil_i32(ln::ln(magnitude) * self.inv_ln_gamma)
     }
 
     /// The representative of bucket `key`: within α of everything in it.
@@ -319,11 +343,13 @@ impl Quantiles {
     }
 
     /// Adds a value; NaN and infinities are refused.
+    #[inline]
     pub fn add(&mut self, value: f64) -> Result<()> {
         self.add_n(value, 1)
     }
 
     /// Adds `n` occurrences of a value.
+    #[inline]
     pub fn add_n(&mut self, value: f64, n: u64) -> Result<()> {
         if !value.is_finite() {
             return Err(Error::InvalidValue {
@@ -345,8 +371,13 @@ impl Quantiles {
             self.zeros = self.zeros.saturating_add(n);
         }
         self.sum = saturate(self.sum + value * n as f64);
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
+        // `value` is finite: plain comparisons, no NaN handling needed.
+        if value < self.min {
+            self.min = value;
+        }
+        if value > self.max {
+            self.max = value;
+        }
         Ok(())
     }
 
@@ -366,26 +397,46 @@ impl Quantiles {
         if !(0.0..=1.0).contains(&q) || self.is_empty() {
             return None;
         }
-        let rank = q * (self.count() - 1) as f64;
-        let mut seen = 0u64;
-        // Most negative first: the negative store by descending magnitude.
-        for (key, n) in self.negative.iter().rev() {
-            seen = seen.saturating_add(n);
-            if seen as f64 > rank {
-                return Some(self.clamp(-self.value(key)));
-            }
-        }
-        seen = seen.saturating_add(self.zeros);
-        if seen as f64 > rank {
-            return Some(self.clamp(0.0));
-        }
-        for (key, n) in self.positive.iter() {
-            seen = seen.saturating_add(n);
-            if seen as f64 > rank {
-                return Some(self.clamp(self.value(key)));
-            }
-        }
-        Some(self.max)
+        let total = self.count();
+        let rank = q * (total - 1) as f64;
+        // The answer is the first bucket, in value order, whose cumulative count passes `rank`.
+        // Buckets as (sign, key, count): most negative first, then zero, then positive; the
+        // value is computed for the answer only.
+        let zero = core::iter::once((0.0, 0, self.zeros));
+        let negative = self.negative.iter().map(|(k, n)| (-1.0, k, n));
+        let positive = self.positive.iter().map(|(k, n)| (1.0, k, n));
+        // Walk from whichever end is nearer (p99 from the top).
+        let found = if q <= 0.5 {
+            let mut seen = 0u64;
+            negative
+                .rev()
+                .chain(zero)
+                .chain(positive)
+                .filter(|b| b.2 > 0)
+                .find(|b| {
+                    seen += b.2;
+                    seen as f64 > rank
+                })
+        } else {
+            let mut above = 0u64;
+            positive
+                .rev()
+                .chain(zero)
+                .chain(negative)
+                .filter(|b| b.2 > 0)
+                .find(|b| {
+                    above += b.2;
+                    // What lies below this bucket does not pass the rank: this is the one.
+                    ((total - above) as f64) <= rank
+                })
+        };
+        Some(found.map_or(self.max, |(sign, key, _)| {
+            self.clamp(if sign == 0.0 {
+                0.0
+            } else {
+                sign * self.value(key)
+            })
+        }))
     }
 
     fn clamp(&self, v: f64) -> f64 {
@@ -453,6 +504,7 @@ impl Quantiles {
         Quantiles {
             alpha: self.alpha,
             ln_gamma: self.ln_gamma,
+            inv_ln_gamma: self.inv_ln_gamma,
             max_bins: self.max_bins,
             positive: Store::default(),
             negative: Store::default(),
