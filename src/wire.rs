@@ -134,6 +134,8 @@ pub mod countmin {
 
 /// DDSketch quantiles (`crate::quantiles`).
 pub mod quantiles {
+    /// Relative accuracy by default (1 %).
+    pub const DEFAULT_ALPHA: f64 = 0.01;
     /// Buckets per store by default.
     pub const DEFAULT_MAX_BINS: u32 = 2048;
     /// Buckets per store at most.

@@ -152,6 +152,8 @@ fn ranks_counts_and_bad_values() {
     let back = Quantiles::from_bytes(&q.to_bytes()).unwrap();
     assert_eq!(back, q);
     assert!(Quantiles::new(0.0).is_err() && Quantiles::new(1.0).is_err());
+    let default = Quantiles::default();
+    assert_eq!((default.alpha(), default.max_bins()), (0.01, 2048));
 }
 
 #[test]

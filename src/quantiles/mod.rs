@@ -48,7 +48,7 @@ use crate::codec::{self, FamilyCodec, Reader};
 use crate::error::{Error, Result};
 use crate::ledger::Admission;
 use crate::wire;
-use crate::wire::quantiles::{DEFAULT_MAX_BINS, MAX_BINS, MIN_ALPHA, MIN_INDEXABLE};
+use crate::wire::quantiles::{DEFAULT_ALPHA, DEFAULT_MAX_BINS, MAX_BINS, MIN_ALPHA, MIN_INDEXABLE};
 
 /// Consecutive bucket counts from key `offset` on, at most `max_bins` of them; the lowest absorb
 /// whatever falls below.
@@ -239,6 +239,13 @@ pub struct Quantiles {
     sum: f64,
     min: f64,
     max: f64,
+}
+
+impl Default for Quantiles {
+    /// α = 1 %, 2048 buckets per store.
+    fn default() -> Self {
+        Quantiles::with_max_bins(DEFAULT_ALPHA, DEFAULT_MAX_BINS).expect("valid defaults")
+    }
 }
 
 impl Quantiles {
