@@ -66,6 +66,31 @@ pub fn hash_item(item: &[u8]) -> u64 {
     murmur64a(item, HLL_SEED)
 }
 
+/// The hash of in-memory tables keyed by bytes that may come from the network (top-K items,
+/// leaderboard members). It never reaches the wire, so it need not be fixed, and it must not be
+/// MurmurHash64A: Murmur has seed-independent multicollisions, with which a hostile snapshot of
+/// 65,536 distinct items sharing one hash would make every lookup scan them all.
+///
+/// With `std`: SipHash-1-3 under the process's random keys (`std::hash::RandomState`), the
+/// standard library's answer to hash flooding. Without: foldhash, seeded from what entropy a
+/// `no_std` build has (addresses); good tables, weaker protection, fine for a sender that only
+/// hashes its own items.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TableHasher {
+    #[cfg(feature = "std")]
+    state: std::hash::RandomState,
+    #[cfg(not(feature = "std"))]
+    state: foldhash::fast::RandomState,
+}
+
+impl TableHasher {
+    #[inline]
+    pub(crate) fn hash(&self, bytes: &[u8]) -> u64 {
+        use core::hash::BuildHasher;
+        self.state.hash_one(bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +124,56 @@ mod tests {
         let binary: alloc::vec::Vec<u8> = (0..255u32).map(|i| (i * 7 + 3) as u8).collect();
         assert_eq!(hash_item(&binary), 0x338d_a3b2_9602_031a);
         assert_eq!(murmur64a(b"abc", 0), 0x9cc9_c334_98a9_5efb);
+    }
+
+    /// Murmur's seed-independent multicollisions: two 8-byte blocks whose mixed values differ in
+    /// the top bit cancel in the next step. Each of `bits` block pairs can take either form.
+    fn murmur_multicollision(bits: u32) -> alloc::vec::Vec<alloc::vec::Vec<u8>> {
+        let mix = |k: u64| {
+            let k = k.wrapping_mul(M);
+            (k ^ (k >> R)).wrapping_mul(M)
+        };
+        let inverse_m = {
+            let mut x = M;
+            for _ in 0..6 {
+                x = x.wrapping_mul(2u64.wrapping_sub(M.wrapping_mul(x)));
+            }
+            x
+        };
+        let unmix = |y: u64| {
+            let x = y.wrapping_mul(inverse_m);
+            (x ^ (x >> R)).wrapping_mul(inverse_m)
+        };
+        (0u64..1 << bits)
+            .map(|mask| {
+                let mut item = alloc::vec::Vec::new();
+                for i in 0..u64::from(bits) {
+                    let (k1, k2) = (0x1111_0000 + i, 0x2222_0000 + i);
+                    let (a, b) = if mask >> i & 1 == 1 {
+                        (unmix(mix(k1) ^ 1 << 63), unmix(mix(k2) ^ 1 << 63))
+                    } else {
+                        (k1, k2)
+                    };
+                    item.extend_from_slice(&a.to_le_bytes());
+                    item.extend_from_slice(&b.to_le_bytes());
+                }
+                item
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tables_do_not_inherit_murmurs_collisions() {
+        let items = murmur_multicollision(6);
+        let murmur = hash_item(&items[0]);
+        assert!(
+            items.iter().all(|i| hash_item(i) == murmur),
+            "the attack works on Murmur"
+        );
+        let table = TableHasher::default();
+        let mut hashes: alloc::vec::Vec<u64> = items.iter().map(|i| table.hash(i)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), items.len(), "but not on the table hash");
     }
 }

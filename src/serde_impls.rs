@@ -9,7 +9,10 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
-use crate::{Estimate, HyperLogLog, Snapshot};
+use crate::{
+    CountMinSketch, Counter, Estimate, HyperLogLog, Leaderboard, Quantiles, Snapshot, TopK,
+    UniqueSeries, WindowCounter,
+};
 
 /// [`Estimate`] as a plain record with camelCase fields (`stdError`), for JSON consumers.
 #[derive(Serialize, Deserialize)]
@@ -76,18 +79,34 @@ impl<'de> Visitor<'de> for BytesVisitor {
     }
 }
 
-impl Serialize for HyperLogLog {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.to_bytes())
-    }
+/// Serialize and Deserialize through a sketch's own `to_bytes`/`from_bytes`.
+macro_rules! as_binary_format {
+    ($($sketch:ty),+ $(,)?) => {$(
+        impl Serialize for $sketch {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&self.to_bytes())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $sketch {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let bytes = d.deserialize_bytes(BytesVisitor)?;
+                <$sketch>::from_bytes(&bytes).map_err(de::Error::custom)
+            }
+        }
+    )+};
 }
 
-impl<'de> Deserialize<'de> for HyperLogLog {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let bytes = d.deserialize_bytes(BytesVisitor)?;
-        HyperLogLog::from_bytes(&bytes).map_err(de::Error::custom)
-    }
-}
+as_binary_format!(
+    HyperLogLog,
+    Counter,
+    WindowCounter,
+    UniqueSeries,
+    Leaderboard,
+    TopK,
+    CountMinSketch,
+    Quantiles,
+);
 
 impl Serialize for Snapshot {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

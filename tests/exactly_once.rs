@@ -445,3 +445,20 @@ fn without_randomness_a_recorder_asks_for_an_id() {
     a.counter("c").unwrap().increment(1);
     assert!(matches!(a.envelope(NOW), Err(Error::InvalidConfig { .. })));
 }
+
+#[test]
+fn a_recorder_refuses_to_wrap_its_sequence_and_loses_nothing() {
+    let mut recorder = Recorder::resume(ReplicaId([9; 16]), u64::MAX);
+    recorder.counter("c").unwrap().increment(3);
+    assert!(recorder.envelope(1_000).is_err());
+    assert_eq!(recorder.next_sequence(), u64::MAX);
+    // What was recorded is still there, for a recorder under a new replica id to send.
+    assert_eq!(recorder.counter("c").unwrap().value(), 3);
+    // Count-min settings are checked without building a second sketch.
+    recorder
+        .count_min("hits", 0.001, 0.01)
+        .unwrap()
+        .add(b"x", 1);
+    assert!(recorder.count_min("hits", 0.01, 0.01).is_err());
+    assert_eq!(recorder.count_min("hits", 0.001, 0.01).unwrap().total(), 1);
+}

@@ -162,7 +162,13 @@ proptest! {
             let mut model: BTreeMap<Vec<u8>, (f64, i64)> = BTreeMap::new();
             for &(m, s, t) in entries {
                 board.add_at(&name(m), score(s), AddMode::Set, t).unwrap();
-                model.insert(name(m), (if score(s) == 0.0 { 0.0 } else { score(s) }, t));
+                let new = (if score(s) == 0.0 { 0.0 } else { score(s) }, t);
+                // Under LWW an older write loses locally too (later time, then larger score).
+                let older = rule == MergeRule::LastWriterWins
+                    && model.get(&name(m)).is_some_and(|&(s0, t0)| (t, new.0) <= (t0, s0));
+                if !older {
+                    model.insert(name(m), new);
+                }
             }
             (board, model)
         };
@@ -306,4 +312,54 @@ fn infinite_scores_behave_like_redis_and_stay_encodable() {
     let before = b.to_bytes();
     assert!(b.merge_local(&c).is_err());
     assert_eq!(b.to_bytes(), before);
+}
+
+#[test]
+fn repeated_trims_add_up_in_the_missing_bound() {
+    // x loses 10 to each of two trims in `a`; merged into `b` it shows 5 of a true 25.
+    let mut a = Leaderboard::new(MergeRule::Sum, Best::Highest, 1).unwrap();
+    a.add(b"x", 10.0, AddMode::Increment).unwrap();
+    a.add(b"y", 20.0, AddMode::Increment).unwrap();
+    a.add(b"x", 10.0, AddMode::Increment).unwrap();
+    let mut b = Leaderboard::new(MergeRule::Sum, Best::Highest, 0).unwrap();
+    b.add(b"x", 5.0, AddMode::Increment).unwrap();
+    b.merge_local(&a).unwrap();
+    let shown = b.score(b"x").unwrap();
+    assert!(
+        25.0 - shown <= b.missing_bound(),
+        "{shown} + {} < 25",
+        b.missing_bound()
+    );
+}
+
+#[test]
+fn write_times_count_only_under_last_writer_wins() {
+    // Max boards keep no write times, so what they encode is all of them.
+    let mut max = Leaderboard::new(MergeRule::Max, Best::Highest, 0).unwrap();
+    max.add_at(b"ada", 1.0, AddMode::Set, 5).unwrap();
+    assert_eq!(Leaderboard::from_bytes(&max.to_bytes()).unwrap(), max);
+
+    // Under LWW a local write older than the member's last one loses, as it would in a merge.
+    let mut lww = Leaderboard::new(MergeRule::LastWriterWins, Best::Highest, 0).unwrap();
+    lww.add_at(b"x", 1.0, AddMode::Set, 100).unwrap();
+    let older = lww.add_at(b"x", 2.0, AddMode::Set, 50).unwrap();
+    assert!(!older.changed);
+    assert_eq!(lww.score(b"x"), Some(1.0));
+    let mut via_merge = Leaderboard::new(MergeRule::LastWriterWins, Best::Highest, 0).unwrap();
+    via_merge.add_at(b"x", 2.0, AddMode::Set, 50).unwrap();
+    let mut merged = Leaderboard::new(MergeRule::LastWriterWins, Best::Highest, 0).unwrap();
+    merged.add_at(b"x", 1.0, AddMode::Set, 100).unwrap();
+    merged.merge_local(&via_merge).unwrap();
+    assert_eq!(merged, lww);
+    assert!(lww.add_at(b"x", 3.0, AddMode::Set, 101).unwrap().changed);
+    assert_eq!(Leaderboard::from_bytes(&lww.to_bytes()).unwrap(), lww);
+
+    // A missing bound belongs to sum boards only.
+    let mut bytes = max.to_bytes();
+    let tail = bytes.len() - (1 + 1 + 3 + 8); // count, len, "ada", score
+    bytes[tail - 8..tail].copy_from_slice(&1.0f64.to_le_bytes());
+    assert!(matches!(
+        Leaderboard::from_bytes(&bytes),
+        Err(edgesketch::Error::NonCanonical { .. })
+    ));
 }

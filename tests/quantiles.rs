@@ -237,3 +237,27 @@ fn small_sketches_answer_exactly_from_either_end() {
         }
     }
 }
+
+#[test]
+fn merges_need_equal_parameters_and_zero_has_one_sign() {
+    let mut fine = Quantiles::with_max_bins(0.01, 2048).unwrap();
+    fine.add(1.0).unwrap();
+    let mut coarse = Quantiles::with_max_bins(0.01, 4).unwrap();
+    assert!(matches!(
+        coarse.merge_local(&fine),
+        Err(edgesketch::Error::ParameterMismatch { .. })
+    ));
+    assert!(coarse.is_empty(), "a refused merge changes nothing");
+
+    // {+0} merged with {-0} is the same whichever way round.
+    let mut plus = Quantiles::default();
+    plus.add(0.0).unwrap();
+    let mut minus = Quantiles::default();
+    minus.add(-0.0).unwrap();
+    let mut a = plus.clone();
+    a.merge_local(&minus).unwrap();
+    let mut b = minus.clone();
+    b.merge_local(&plus).unwrap();
+    assert_eq!(a.to_bytes(), b.to_bytes());
+    assert_eq!(minus.min().map(f64::is_sign_negative), Some(false));
+}

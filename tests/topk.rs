@@ -154,3 +154,22 @@ fn small_exact_cases_and_errors() {
         Err(edgesketch::Error::NonCanonical { .. })
     ));
 }
+
+#[test]
+fn no_top_zero_and_no_empty_counters() {
+    let mut top = TopK::new(2).unwrap();
+    top.insert(b"a", u64::MAX).unwrap();
+    let none = top.top(0);
+    assert!(none.guaranteed.is_empty() && none.possible.is_empty());
+    assert_eq!(none.total, u64::MAX);
+    // A counter with count 0 cannot come from the API; the decoder refuses it.
+    let mut one = TopK::new(2).unwrap();
+    one.insert(b"a", 1).unwrap();
+    let mut bytes = one.to_bytes();
+    let n = bytes.len();
+    bytes[n - 2] = 0; // count 1 -> 0 (error stays 0)
+    assert!(matches!(
+        TopK::from_bytes(&bytes),
+        Err(edgesketch::Error::NonCanonical { .. })
+    ));
+}

@@ -80,6 +80,13 @@ const E: f64 = core::f64::consts::E;
 impl CountMinSketch {
     /// A sketch for additive error `epsilon · N` with probability `1 − delta` (both in (0, 1)).
     pub fn new(epsilon: f64, delta: f64) -> Result<Self> {
+        let (width, depth) = Self::dimensions_for(epsilon, delta)?;
+        Self::with_dimensions(width, depth)
+    }
+
+    /// The width `⌈e/ε⌉` and depth `⌈ln 1/δ⌉` that [`CountMinSketch::new`] would use, without
+    /// allocating the counters.
+    pub fn dimensions_for(epsilon: f64, delta: f64) -> Result<(u32, u8)> {
         let in_unit = |x: f64| x > 0.0 && x < 1.0;
         if !in_unit(epsilon) || !in_unit(delta) {
             return Err(Error::InvalidConfig {
@@ -93,7 +100,9 @@ impl CountMinSketch {
                 what: "count-min epsilon or delta too small (too many counters)",
             });
         }
-        Self::with_dimensions(width as u32, depth.max(1.0) as u8)
+        let (width, depth) = (width as u32, depth.max(1.0) as u8);
+        check_dimensions(width, depth)?;
+        Ok((width, depth))
     }
 
     /// A sketch of `depth` rows of `width` counters.
@@ -108,7 +117,8 @@ impl CountMinSketch {
         })
     }
 
-    /// The same sketch, empty, with conservative update switched on.
+    /// This sketch with conservative update switched on (see the module docs); counters already
+    /// there stay.
     pub fn with_conservative_update(mut self) -> Self {
         self.conservative = true;
         self

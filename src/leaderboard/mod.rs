@@ -23,9 +23,10 @@
 //! `Min` for low-best) the top N of a union is exact: each member of the true top N reaches its
 //! best score in some board, where it is in that board's top N. Under `Sum` it is not: a member
 //! trimmed from one board loses that board's part of its total. The board keeps a bound:
-//! [`Leaderboard::missing_bound`] is the most any member's score can be understated (the sum, over
-//! every trimmed board merged in, of the best score that board dropped), 0 while nothing was
-//! trimmed.
+//! [`Leaderboard::missing_bound`] is the most any member's score can differ from its true total
+//! (and the most a member no longer on the board can have): the sum, over every trim in this board
+//! and in every board merged in, of the largest |score| that trim dropped; 0 while nothing was
+//! trimmed, and always 0 under the other rules.
 //!
 //! # Structure and cost
 //! Entries `(score, member)` sit in sorted chunks of at most 512, with a Fenwick tree over the
@@ -59,7 +60,7 @@ use hashbrown::HashTable;
 
 use crate::codec::{self, FamilyCodec, Reader};
 use crate::error::{Error, Result};
-use crate::hash::murmur64a;
+use crate::hash::TableHasher;
 use crate::ledger::Admission;
 use crate::wire;
 use crate::wire::leaderboard::{CHUNK, MAX_CAPACITY, MAX_MEMBER_LEN};
@@ -137,7 +138,7 @@ pub struct RankedMember {
 struct Member {
     bytes: Box<[u8]>,
     score: f64,
-    /// Write time, for last-writer-wins.
+    /// Write time, for last-writer-wins (0 under the other rules).
     written_ms: i64,
     hash: u64,
 }
@@ -154,16 +155,15 @@ pub struct Leaderboard {
     free: Vec<u32>,
     /// `(hash, member id)` by member bytes.
     index: HashTable<(u64, u32)>,
+    hasher: TableHasher,
     /// Sorted runs of `(score, member id)`, ascending by (score, member bytes).
     chunks: Vec<Vec<(f64, u32)>>,
     /// Fenwick tree over chunk lengths.
     fenwick: Vec<u32>,
     len: u32,
-    /// Most a member's score may be understated because of trimming (see the module docs).
+    /// Most a member's score may be off because of trimming (see the module docs).
     missing: f64,
 }
-
-const SEED: u32 = 0x1ead_b0a2;
 
 fn check_score(score: f64) -> Result<f64> {
     if score.is_nan() {
@@ -191,6 +191,7 @@ impl Leaderboard {
             members: Vec::new(),
             free: Vec::new(),
             index: HashTable::new(),
+            hasher: TableHasher::default(),
             chunks: Vec::new(),
             fenwick: Vec::new(),
             len: 0,
@@ -223,8 +224,8 @@ impl Leaderboard {
         self.len == 0
     }
 
-    /// The most any member's score may be understated because boards were trimmed (see the
-    /// module docs); 0 means every score is exact.
+    /// The most any member's score may differ from its true total because boards were trimmed
+    /// (see the module docs); 0 means every score is exact.
     pub fn missing_bound(&self) -> f64 {
         self.missing
     }
@@ -237,7 +238,7 @@ impl Leaderboard {
     }
 
     fn find(&self, bytes: &[u8]) -> Option<u32> {
-        let hash = murmur64a(bytes, SEED);
+        let hash = self.hasher.hash(bytes);
         self.index
             .find(hash, |&(h, id)| {
                 h == hash && &*self.member(id).bytes == bytes
@@ -347,7 +348,7 @@ impl Leaderboard {
     }
 
     fn new_member(&mut self, bytes: &[u8], score: f64, written_ms: i64) -> u32 {
-        let hash = murmur64a(bytes, SEED);
+        let hash = self.hasher.hash(bytes);
         let member = Member {
             bytes: bytes.into(),
             score,
@@ -411,6 +412,12 @@ impl Leaderboard {
         written_ms: i64,
     ) -> Result<AddOutcome> {
         let score = check_score(score)?;
+        // Only last-writer-wins keeps write times (the others would not encode them).
+        let written_ms = if self.rule == MergeRule::LastWriterWins {
+            written_ms
+        } else {
+            0
+        };
         if member.len() > MAX_MEMBER_LEN {
             return Err(Error::InvalidValue {
                 what: "leaderboard members are at most 1024 bytes",
@@ -441,6 +448,17 @@ impl Leaderboard {
                     AddMode::OnlyNew => None,
                     AddMode::Increment => Some(check_score(old + score)?),
                 };
+                // Under last-writer-wins an older write loses, locally as in a merge: later
+                // time first, then the larger score.
+                let new = new.filter(|&new| {
+                    self.rule != MergeRule::LastWriterWins || {
+                        let mine = self.member(id);
+                        written_ms
+                            .cmp(&mine.written_ms)
+                            .then_with(|| new.total_cmp(&mine.score))
+                            == Ordering::Greater
+                    }
+                });
                 match new {
                     Some(new) => {
                         self.set_score(id, new, written_ms);
@@ -576,8 +594,10 @@ impl Leaderboard {
             removed += 1;
         }
         if removed > 0 && self.rule == MergeRule::Sum {
-            // A trimmed member's part of a total is gone: at most this much.
-            self.missing = self.missing.max(largest_dropped);
+            // A trimmed member's part of a total is gone: at most this much. A member may be
+            // trimmed again later (after new increments, or in another board merged in), so the
+            // losses of separate trims add up.
+            self.missing += largest_dropped;
         }
         removed
     }
@@ -627,16 +647,10 @@ impl Leaderboard {
                 Some(id) => {
                     let mine = self.member(id);
                     let (score, written) = match self.rule {
-                        MergeRule::Max => {
-                            (mine.score.max(m.score), mine.written_ms.max(m.written_ms))
-                        }
-                        MergeRule::Min => {
-                            (mine.score.min(m.score), mine.written_ms.max(m.written_ms))
-                        }
-                        MergeRule::Sum => (
-                            check_score(mine.score + m.score)?,
-                            mine.written_ms.max(m.written_ms),
-                        ),
+                        // Write times are 0 under the rules that ignore them.
+                        MergeRule::Max => (mine.score.max(m.score), 0),
+                        MergeRule::Min => (mine.score.min(m.score), 0),
+                        MergeRule::Sum => (check_score(mine.score + m.score)?, 0),
                         MergeRule::LastWriterWins => {
                             // Later write wins; at the same time, the larger score (so the merge
                             // does not depend on order).
@@ -674,6 +688,7 @@ impl Leaderboard {
             members: Vec::new(),
             free: Vec::new(),
             index: HashTable::new(),
+            hasher: TableHasher::default(),
             chunks: Vec::new(),
             fenwick: Vec::new(),
             len: 0,
@@ -787,6 +802,11 @@ impl FamilyCodec for Leaderboard {
                 what: "leaderboard missing bound must be a non-negative number, not -0",
             });
         }
+        if missing != 0.0 && rule != MergeRule::Sum {
+            return Err(Error::NonCanonical {
+                what: "only a sum leaderboard has a missing bound",
+            });
+        }
         board.missing = missing;
         let n = r.varint_u32("leaderboard members")?;
         // A member takes at least 9 bytes: refuse counts the input cannot hold before reading.
@@ -828,7 +848,7 @@ impl FamilyCodec for Leaderboard {
         }
         r.finish("leaderboard payload")?;
         for (member, score, written_ms) in entries {
-            let hash = murmur64a(member, SEED);
+            let hash = board.hasher.hash(member);
             let id = board.members.len() as u32;
             board.members.push(Some(Member {
                 bytes: member.into(),

@@ -22,7 +22,7 @@
 //!
 //! # Merge and wire format
 //! Bucket counts add, so merging needs the ledger's [`Admission`] (or [`Quantiles::merge_local`]
-//! within one process); both sketches must have the same `α`. Family id 8; params: `α` and
+//! within one process); both sketches must have the same `α` and `max_bins`. Family id 8; params: `α` and
 //! `max_bins`; payload: count of zeros, sum, min, max, and each store's first key and counts
 //! (docs/FORMAT.md).
 //!
@@ -367,6 +367,8 @@ impl Quantiles {
             return Ok(());
         }
         self.check_room(n)?;
+        // One zero: -0.0 would make min/max (and so the bytes) depend on the order of adds.
+        let value = if value == 0.0 { 0.0 } else { value };
         let bins = self.max_bins as usize;
         if value > MIN_INDEXABLE {
             let key = self.key(value);
@@ -495,6 +497,15 @@ impl Quantiles {
                 right: other.alpha.to_bits(),
             });
         }
+        // Fewer buckets here would collapse what the other kept: the merge would depend on
+        // which side received.
+        if self.max_bins != other.max_bins {
+            return Err(Error::ParameterMismatch {
+                what: "quantiles max bins",
+                left: u64::from(self.max_bins),
+                right: u64::from(other.max_bins),
+            });
+        }
         self.check_room(other.count())?;
         let bins = self.max_bins as usize;
         self.positive.merge(&other.positive, bins);
@@ -579,6 +590,8 @@ impl FamilyCodec for Quantiles {
             q.sum.to_bits() == 0 && q.min == f64::INFINITY && q.max == f64::NEG_INFINITY
         } else {
             q.sum.is_finite()
+                && !(q.min == 0.0 && q.min.is_sign_negative())
+                && !(q.max == 0.0 && q.max.is_sign_negative())
                 && q.min.is_finite()
                 && q.max.is_finite()
                 && q.min <= q.max

@@ -211,6 +211,13 @@ impl Recorder {
     }
 
     /// The leaderboard under `key` (created empty with these settings if absent).
+    ///
+    /// Like every recorded sketch it is a *delta*, and the receiver combines it by the board's
+    /// merge rule: under `Sum` record points with [`crate::AddMode::Increment`] (the receiver adds
+    /// each envelope's totals); under `Max`/`Min` record candidate scores; under
+    /// `LastWriterWins` use [`Leaderboard::add_at`] with the time of the write. Modes that look at
+    /// the current score (`OnlyNew`, `OnlyExisting`, `GreaterThan` under `Sum`) see only this
+    /// delta, and `remove` does not travel: no merge rule deletes.
     pub fn leaderboard(
         &mut self,
         key: &str,
@@ -258,18 +265,19 @@ impl Recorder {
         epsilon: f64,
         delta: f64,
     ) -> Result<&mut CountMinSketch> {
-        let wanted = CountMinSketch::new(epsilon, delta)?;
+        let (width, depth) = CountMinSketch::dimensions_for(epsilon, delta)?;
         let Sketch::CountMin(c) = self.entry(key, Family::CountMin, || {
-            Ok(Sketch::CountMin(wanted.emptied()))
+            CountMinSketch::with_dimensions(width, depth).map(Sketch::CountMin)
         })?
         else {
             unreachable!("family checked")
         };
-        if (c.width(), c.depth()) != (wanted.width(), wanted.depth()) {
+        if (c.width(), c.depth()) != (width, depth) {
+            // Width and depth as one number, so both show in the error.
             return Err(Error::ParameterMismatch {
-                what: "count-min width under this key",
-                left: u64::from(c.width()),
-                right: u64::from(wanted.width()),
+                what: "count-min width·256 + depth under this key",
+                left: u64::from(c.width()) * 256 + u64::from(c.depth()),
+                right: u64::from(width) * 256 + u64::from(depth),
             });
         }
         Ok(c)
@@ -307,6 +315,13 @@ impl Recorder {
                 r
             }
         };
+        // Checked before anything is taken out of the recorder, so an error loses nothing.
+        let following = self
+            .next_sequence
+            .checked_add(1)
+            .ok_or(Error::InvalidValue {
+                what: "sequence numbers of this replica are used up: resume under a new replica id",
+            })?;
         let id = EnvelopeId {
             replica,
             sequence: self.next_sequence,
@@ -319,7 +334,7 @@ impl Recorder {
             let fresh = sketch.emptied();
             snapshot.insert(key.clone(), core::mem::replace(sketch, fresh))?;
         }
-        self.next_sequence += 1;
+        self.next_sequence = following;
         Ok(Some(Envelope {
             id,
             created_ms: now_ms,

@@ -12,8 +12,8 @@
 //! item gets count `m + w` and error `m` (it may have occurred up to `m` times unseen). So for every
 //! monitored item `count − error ≤ truth ≤ count`, and every unmonitored item's truth is at most
 //! the *floor* (the largest `m` ever evicted). Counts live in a min-heap (O(log capacity)
-//! replacement) and a hash table on the item's 64-bit hash that compares the bytes too (O(1)
-//! lookup; crafted hash collisions cannot merge two items).
+//! replacement) and a hash table on the item's bytes (O(1) lookup), keyed per process
+//! ([`crate::hash`]'s table hasher) so crafted collisions cannot make lookups slow.
 //!
 //! A merge adds, per item, its two upper bounds (the other summary's floor standing in where the
 //! item is absent) and its two lower bounds (0 where absent), keeps the `capacity` largest, and
@@ -49,7 +49,7 @@ use hashbrown::HashTable;
 
 use crate::codec::{self, FamilyCodec, Reader};
 use crate::error::{Error, Result};
-use crate::hash::hash_item;
+use crate::hash::TableHasher;
 use crate::ledger::Admission;
 use crate::wire;
 use crate::wire::topk::{MAX_CAPACITY, MAX_ITEM_LEN};
@@ -97,6 +97,7 @@ pub struct TopK {
     /// Slot indices by the item's hash; a lookup compares the bytes too, so colliding items stay
     /// apart.
     index: HashTable<u32>,
+    hasher: TableHasher,
     /// Slot indices, a min-heap by count.
     heap: Vec<u32>,
     floor: u64,
@@ -116,6 +117,7 @@ impl TopK {
             capacity,
             slots: Vec::new(),
             index: HashTable::new(),
+            hasher: TableHasher::default(),
             heap: Vec::new(),
             floor: 0,
             total: 0,
@@ -155,7 +157,7 @@ impl TopK {
             });
         }
         if weight > 0 {
-            self.insert_hashed(hash_item(item), item, weight);
+            self.insert_hashed(self.hasher.hash(item), item, weight);
         }
         Ok(())
     }
@@ -256,7 +258,7 @@ impl TopK {
 
     /// Bounds for one item: monitored, or at most the floor.
     pub fn bounds(&self, item: &[u8]) -> (u64, u64) {
-        match self.find(hash_item(item), item) {
+        match self.find(self.hasher.hash(item), item) {
             Some(s) => {
                 let slot = &self.slots[s as usize];
                 (slot.count - slot.error, slot.count)
@@ -274,6 +276,13 @@ impl TopK {
 
     /// The top `k`, split into guaranteed and possible. See the [module docs](self).
     pub fn top(&self, k: usize) -> TopReport {
+        if k == 0 {
+            return TopReport {
+                floor: self.floor,
+                total: self.total,
+                ..TopReport::default()
+            };
+        }
         let sorted = self.sorted();
         let hitter = |s: &Slot| HeavyHitter {
             item: s.item.clone(),
@@ -285,11 +294,7 @@ impl TopK {
         // The k-th largest lower bound: an item is possible if its upper bound reaches it.
         let mut lowers: Vec<u64> = sorted.iter().map(|s| s.count - s.error).collect();
         lowers.sort_unstable_by(|a, b| b.cmp(a));
-        let kth_lower = if k == 0 {
-            u64::MAX
-        } else {
-            lowers.get(k - 1).copied().unwrap_or(0)
-        };
+        let kth_lower = lowers.get(k - 1).copied().unwrap_or(0);
         let mut report = TopReport {
             floor: self.floor,
             total: self.total,
@@ -321,11 +326,12 @@ impl TopK {
                 right: u64::from(other.capacity),
             });
         }
-        // (hash, item, upper, lower) over the union.
-        let mut union: Vec<(u64, Vec<u8>, u64, u64)> =
+        // (item, upper, lower) over the union; each table hashes with its own keys.
+        let mut union: Vec<(Vec<u8>, u64, u64)> =
             Vec::with_capacity(self.slots.len() + other.slots.len());
         for s in &self.slots {
-            let (theirs_upper, theirs_lower) = match other.find(s.hash, &s.item) {
+            let (theirs_upper, theirs_lower) = match other.find(other.hasher.hash(&s.item), &s.item)
+            {
                 Some(o) => {
                     let o = &other.slots[o as usize];
                     (o.count, o.count - o.error)
@@ -333,45 +339,44 @@ impl TopK {
                 None => (other.floor, 0),
             };
             union.push((
-                s.hash,
                 s.item.clone(),
                 s.count.saturating_add(theirs_upper),
                 (s.count - s.error).saturating_add(theirs_lower),
             ));
         }
         for o in &other.slots {
-            if self.find(o.hash, &o.item).is_none() {
+            if self.find(self.hasher.hash(&o.item), &o.item).is_none() {
                 union.push((
-                    o.hash,
                     o.item.clone(),
                     o.count.saturating_add(self.floor),
                     o.count - o.error,
                 ));
             }
         }
-        union.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+        union.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let keep = (self.capacity as usize).min(union.len());
-        let dropped = union.get(keep).map_or(0, |d| d.2);
+        let dropped = union.get(keep).map_or(0, |d| d.1);
         let floor = self.floor.saturating_add(other.floor).max(dropped);
         let total = self.total.saturating_add(other.total);
         union.truncate(keep);
         self.rebuild(
             union
                 .into_iter()
-                .map(|(hash, item, upper, lower)| (hash, item, upper, upper - lower)),
+                .map(|(item, upper, lower)| (item, upper, upper - lower)),
         );
         self.floor = floor;
         self.total = total;
         Ok(())
     }
 
-    /// Replaces the counters with `(hash, item, count, error)`s.
-    fn rebuild(&mut self, counters: impl Iterator<Item = (u64, Vec<u8>, u64, u64)>) {
+    /// Replaces the counters with `(item, count, error)`s.
+    fn rebuild(&mut self, counters: impl Iterator<Item = (Vec<u8>, u64, u64)>) {
         self.slots.clear();
         self.index.clear();
         self.heap.clear();
-        for (hash, item, count, error) in counters {
+        for (item, count, error) in counters {
             let s = self.slots.len() as u32;
+            let hash = self.hasher.hash(&item);
             self.slots.push(Slot {
                 hash,
                 item,
@@ -393,6 +398,7 @@ impl TopK {
             capacity: self.capacity,
             slots: Vec::new(),
             index: HashTable::new(),
+            hasher: TableHasher::default(),
             heap: Vec::new(),
             floor: 0,
             total: 0,
@@ -469,9 +475,9 @@ impl FamilyCodec for TopK {
                     what: "top-K items are at most 1024 bytes",
                 });
             }
-            if error > count || count > total || floor > total {
+            if count == 0 || error > count || count > total || floor > total {
                 return Err(Error::NonCanonical {
-                    what: "top-K counts out of order (error ≤ count ≤ total, floor ≤ total)",
+                    what: "top-K counts out of order (error ≤ count ≤ total, 1 ≤ count, floor ≤ total)",
                 });
             }
             // Canonical order: by count descending, then item bytes; no item twice.
@@ -481,11 +487,11 @@ impl FamilyCodec for TopK {
                 });
             }
             previous = Some((count, item));
-            counters.push((hash_item(item), item.to_vec(), count, error));
+            counters.push((item.to_vec(), count, error));
         }
         r.finish("top-K payload")?;
         let distinct = {
-            let mut items: Vec<&[u8]> = counters.iter().map(|c| c.1.as_slice()).collect();
+            let mut items: Vec<&[u8]> = counters.iter().map(|c| c.0.as_slice()).collect();
             items.sort_unstable();
             items.windows(2).all(|w| w[0] != w[1])
         };
