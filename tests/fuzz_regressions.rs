@@ -66,3 +66,21 @@ fn snapshot_decode_regressions() {
         }
     }
 }
+
+#[test]
+fn top_k_from_bytes_regressions() {
+    for (name, bytes) in inputs("top_k_from_bytes") {
+        eprintln!("replaying {name}");
+        if let Ok(mut t) = edgesketch::TopK::from_bytes(&bytes) {
+            assert_eq!(t.to_bytes(), bytes);
+            let r = t.top(10);
+            for h in r.guaranteed.iter().chain(&r.possible) {
+                assert!(h.lower <= h.upper);
+            }
+            let copy = t.clone();
+            let _ = t.merge_local(&copy);
+            let _ = t.insert(b"fuzz", 3);
+            edgesketch::TopK::from_bytes(&t.to_bytes()).expect("re-encoded summary decodes");
+        }
+    }
+}

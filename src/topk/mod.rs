@@ -456,6 +456,11 @@ impl FamilyCodec for TopK {
         let mut r = Reader::new(payload);
         let total = r.varint_u64("top-K total")?;
         let floor = r.varint_u64("top-K floor")?;
+        if floor > total {
+            return Err(Error::NonCanonical {
+                what: "top-K floor above the total",
+            });
+        }
         let n = r.varint_u32("top-K counters")?;
         if n > capacity || n as usize > r.remaining() / 3 {
             return Err(Error::LengthMismatch {
@@ -475,9 +480,9 @@ impl FamilyCodec for TopK {
                     what: "top-K items are at most 1024 bytes",
                 });
             }
-            if count == 0 || error > count || count > total || floor > total {
+            if count == 0 || error > count || count > total {
                 return Err(Error::NonCanonical {
-                    what: "top-K counts out of order (error ≤ count ≤ total, 1 ≤ count, floor ≤ total)",
+                    what: "top-K counts out of order (1 ≤ count ≤ total, error ≤ count)",
                 });
             }
             // Canonical order: by count descending, then item bytes; no item twice.
