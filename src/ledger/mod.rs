@@ -292,11 +292,11 @@ impl Ledger {
                 now_ms,
             })),
             Ok(false) => {
-                self.stats.duplicates += 1;
+                self.stats.duplicates = self.stats.duplicates.saturating_add(1);
                 Ok(Admit::Duplicate)
             }
             Err(refusal) => {
-                self.stats.refused += 1;
+                self.stats.refused = self.stats.refused.saturating_add(1);
                 Err(Error::EnvelopeRefused(refusal))
             }
         }
@@ -403,8 +403,9 @@ impl Ledger {
                 }
             }
         }
-        self.stats.applied += 1;
-        self.stats.lost += lost;
+        // Statistics saturate: a decoded ledger may carry counts near the top of u64.
+        self.stats.applied = self.stats.applied.saturating_add(1);
+        self.stats.lost = self.stats.lost.saturating_add(lost);
     }
 
     /// Forgets senders idle for longer than the horizon plus the future allowance, and closes gaps
@@ -418,19 +419,22 @@ impl Ledger {
         let mut lost = 0;
         self.senders.retain(|_, sender| {
             if sender.last_seen_ms < idle_limit {
-                lost += sender.gaps.iter().map(Gap::len).sum::<u64>();
+                // Each sender's gaps fit in u64; summed over senders they may not.
+                let open: u64 = sender.gaps.iter().map(Gap::len).sum();
+                lost = u64::saturating_add(lost, open);
                 return false;
             }
             while let Some(first) = sender.gaps.first().copied() {
                 if first.opened_ms >= gap_limit {
                     break;
                 }
-                lost += sender.raise_floor(first.to);
+                lost = u64::saturating_add(lost, sender.raise_floor(first.to));
             }
             true
         });
-        self.stats.expired_senders += (before - self.senders.len()) as u64;
-        self.stats.lost += lost;
+        let expired = (before - self.senders.len()) as u64;
+        self.stats.expired_senders = self.stats.expired_senders.saturating_add(expired);
+        self.stats.lost = self.stats.lost.saturating_add(lost);
     }
 
     /// Open gaps per sender (the drift report): envelopes made but not received (yet).
