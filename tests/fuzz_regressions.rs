@@ -121,3 +121,24 @@ fn ledger_from_bytes_regressions() {
         }
     }
 }
+
+#[test]
+fn unique_series_from_bytes_regressions() {
+    use edgesketch::UniqueSeries;
+    for (name, bytes) in inputs("unique_series_from_bytes") {
+        eprintln!("replaying {name}");
+        if let Ok(u) = UniqueSeries::from_bytes(&bytes) {
+            let again = UniqueSeries::from_bytes(&u.to_bytes()).expect("re-encoded series decodes");
+            assert_eq!(again.bucket_count(), u.bucket_count());
+            let e = u.unique(i64::MIN, i64::MAX).estimate;
+            assert!(e.value.is_finite() && e.lower <= e.value && e.value <= e.upper);
+            let _ = u.series(i64::MIN, i64::MAX);
+            let _ = u.last(u64::MAX, u.now());
+            let mut m = u.clone();
+            let _ = m.merge(&u);
+            if let Some(width) = u.config().bucket_ms.checked_mul(2) {
+                let _ = u.downsample(width);
+            }
+        }
+    }
+}

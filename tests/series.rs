@@ -408,3 +408,72 @@ proptest! {
         prop_assert_eq!(xy.bucket_count(), union.bucket_count());
     }
 }
+
+#[test]
+fn the_edges_of_time_neither_panic_nor_wrap() {
+    // A clock at either end of i64 (a decoded snapshot may carry one): adds, queries over the
+    // whole i64 range, "last N", merges, downsampling and encoding stay defined.
+    let config = SeriesConfig::new(60_000, 3_600_000, 600_000, 60_000).unwrap();
+    for now in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+        let mut w = WindowCounter::new(config, now).unwrap();
+        let mut u = UniqueSeries::new(config, 12, now).unwrap();
+        let mut accepted = 0;
+        let mut up_to_now = 0;
+        for t in [
+            i64::MIN,
+            now.saturating_sub(600_000),
+            now,
+            now.saturating_add(60_000),
+            i64::MAX,
+        ] {
+            let in_window = w.add(1, t).is_ok();
+            assert_eq!(u.add(b"visitor", t).is_ok(), in_window, "now {now} t {t}");
+            accepted += u64::from(in_window);
+            up_to_now += u64::from(in_window && config.bucket_of(t) <= config.bucket_of(now));
+        }
+        assert!(
+            accepted >= 1,
+            "the current instant is always accepted (now {now})"
+        );
+        let all = w.sum(i64::MIN, i64::MAX);
+        assert_eq!(all.stats.count, accepted, "now {now}");
+        assert_eq!(w.last(u64::MAX, now).stats.count, up_to_now, "now {now}");
+        assert_eq!(
+            u.unique(i64::MIN, i64::MAX).estimate.value,
+            1.0,
+            "now {now}"
+        );
+        let charted: u64 = w
+            .series(i64::MIN, i64::MAX)
+            .iter()
+            .map(|(_, b)| b.count)
+            .sum();
+        if now != i64::MIN && now != i64::MIN + 1 {
+            assert_eq!(charted, accepted, "now {now}");
+        }
+        let w2 = WindowCounter::from_bytes(&w.to_bytes()).unwrap();
+        assert_eq!(w2.sum(i64::MIN, i64::MAX), all);
+        let u2 = UniqueSeries::from_bytes(&u.to_bytes()).unwrap();
+        assert_eq!(u2.unique(i64::MIN, i64::MAX).estimate.value, 1.0);
+        w.merge_local(&w2).unwrap();
+        assert_eq!(w.sum(i64::MIN, i64::MAX).stats.count, 2 * accepted);
+        u.merge(&u2).unwrap();
+        assert_eq!(u.unique(i64::MIN, i64::MAX).estimate.value, 1.0);
+        let coarse = w.downsample(120_000).unwrap();
+        assert_eq!(
+            coarse.sum(i64::MIN, i64::MAX).stats.count,
+            2 * accepted,
+            "now {now}"
+        );
+        assert_eq!(
+            u.downsample(120_000)
+                .unwrap()
+                .unique(i64::MIN, i64::MAX)
+                .estimate
+                .value,
+            1.0
+        );
+        w.advance(i64::MAX);
+        u.advance(i64::MAX);
+    }
+}

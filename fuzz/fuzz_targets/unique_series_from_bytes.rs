@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.bucket_count(), u.bucket_count());
         let e = u.unique(i64::MIN / 2, i64::MAX / 2).estimate;
         assert!(e.value.is_finite() && e.lower <= e.value && e.value <= e.upper);
-        let _ = u.series(u.now() - 3_600_000, u.now() + 60_000);
+        let _ = u.series(u.now().saturating_sub(3_600_000), u.now().saturating_add(60_000));
         let mut m = u.clone();
         let _ = m.merge(&u);
         if let Some(width) = u.config().bucket_ms.checked_mul(2) {

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         let all = w.sum(i64::MIN / 2, i64::MAX / 2);
         assert_eq!(all.buckets as usize, w.bucket_count());
         let _ = w.last(3_600_000, w.now());
-        let _ = w.series(w.now() - 3_600_000, w.now() + 60_000);
+        let _ = w.series(w.now().saturating_sub(3_600_000), w.now().saturating_add(60_000));
         let mut m = w.clone();
         let _ = m.merge_local(&w);
         if let Some(width) = w.config().bucket_ms.checked_mul(2) {

@@ -453,7 +453,7 @@ impl<B: Bucket> Series<B> {
     pub(crate) fn range(&self, from_ms: i64, to_ms: i64) -> impl Iterator<Item = (i64, &B)> + '_ {
         let w = self.config.width();
         // Bucket i starts in [from, to) iff ceil(from / w) <= i < ceil(to / w).
-        let first = ceil_div(from_ms, w);
+        let first = self.first_index_from(from_ms);
         let end = ceil_div(to_ms, w);
         let start = self.buckets.partition_point(|(i, _)| *i < first);
         self.buckets
@@ -476,7 +476,18 @@ impl<B: Bucket> Series<B> {
 
     /// Whether `[from_ms, ...)` reaches before what the series still retains.
     pub(crate) fn truncated(&self, from_ms: i64) -> bool {
-        ceil_div(from_ms, self.config.width()) < self.oldest_index()
+        self.first_index_from(from_ms) < self.oldest_index()
+    }
+
+    /// The first bucket starting at or after `from_ms`. The lowest bucket really starts before
+    /// `i64::MIN`; like [`SeriesConfig::bucket_start`] it counts as starting there, so a range
+    /// from `i64::MIN` holds it.
+    fn first_index_from(&self, from_ms: i64) -> i64 {
+        if from_ms == i64::MIN {
+            self.config.bucket_of(i64::MIN)
+        } else {
+            ceil_div(from_ms, self.config.width())
+        }
     }
 
     /// The series with `bucket_ms` buckets, a multiple of the current width; the retention keeps

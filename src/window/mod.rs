@@ -256,6 +256,9 @@ impl WindowCounter {
         let mut out = Vec::new();
         let mut t = start;
         while t < end {
+            // Only the lowest bucket of all (whose real start lies below i64::MIN) can start
+            // before `t`; it has no place on this grid.
+            while stored.next_if(|(s, _)| *s < t).is_some() {}
             let stats = match stored.peek() {
                 Some((s, b)) if *s == t => {
                     let b = **b;
@@ -265,7 +268,9 @@ impl WindowCounter {
                 _ => BucketStats::default(),
             };
             out.push((t, stats));
-            t += w;
+            // The last bucket of all may end past i64::MAX.
+            let Some(next) = t.checked_add(w) else { break };
+            t = next;
         }
         out
     }
