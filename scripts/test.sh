@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the repository: the README's test command, and what .ci/run calls.
-# Needs: the Rust toolchain with rustfmt, clippy and the wasm32-unknown-unknown target, and
-# redis-server on PATH (bash .ci/run installs all of it).
+# Needs: the Rust toolchain with rustfmt, clippy and the wasm32-unknown-unknown target,
+# redis-server, node and npm on PATH (bash .ci/run installs all of it; the npm step installs the
+# wasm-bindgen CLI and binaryen itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,5 +40,8 @@ cargo bench --workspace --no-run
 
 step "fuzz targets compile (stable, no sanitizer)"
 cargo check --manifest-path fuzz/Cargo.toml --bins
+
+step "npm package: build, pack, install the tarball, test it under Node (ESM and CJS)"
+bash scripts/test-npm.sh
 
 printf '\nall tests passed\n'

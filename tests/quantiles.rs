@@ -261,3 +261,22 @@ fn merges_need_equal_parameters_and_zero_has_one_sign() {
     assert_eq!(a.to_bytes(), b.to_bytes());
     assert_eq!(minus.min().map(f64::is_sign_negative), Some(false));
 }
+
+#[test]
+fn the_ends_are_the_exact_min_and_max() {
+    // A bucket's representative value is only within α; q = 0 and q = 1 have exact answers.
+    for dist in [uniform as Dist, lognormal, pareto, signed] {
+        let mut rng = SmallRng::seed_from_u64(11);
+        let mut q = Quantiles::new(0.01).unwrap();
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for _ in 0..10_000 {
+            let v = dist(&mut rng);
+            min = min.min(v);
+            max = max.max(v);
+            q.add(v).unwrap();
+        }
+        assert_eq!(q.quantile(0.0), Some(min));
+        assert_eq!(q.quantile(1.0), Some(max));
+        assert_eq!((q.min(), q.max()), (Some(min), Some(max)));
+    }
+}

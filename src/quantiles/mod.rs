@@ -406,6 +406,13 @@ impl Quantiles {
         if !(0.0..=1.0).contains(&q) || self.is_empty() {
             return None;
         }
+        // The ends are known exactly; a bucket's representative value is not.
+        if q == 0.0 {
+            return Some(self.min);
+        }
+        if q == 1.0 {
+            return Some(self.max);
+        }
         let total = self.count();
         let rank = q * (total - 1) as f64;
         // The answer is the first bucket, in value order, whose cumulative count passes `rank`.

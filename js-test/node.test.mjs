@@ -1,0 +1,212 @@
+// The packed package as Node users get it: `import 'edgesketch'` (ESM). Run by
+// scripts/test-npm.sh from a scratch project that installed the tarball.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+import * as es from 'edgesketch';
+import { checkGolden } from './golden.mjs';
+
+const golden = process.env.EDGESKETCH_GOLDEN;
+const require = createRequire(import.meta.url);
+
+test('ESM and CJS entries export the same classes, from one module instance', () => {
+  const cjs = require('edgesketch');
+  assert.deepEqual(Object.keys(es).sort(), Object.keys(cjs).sort());
+  for (const name of ['HyperLogLog', 'Counter', 'WindowCounter', 'UniqueSeries', 'Leaderboard', 'TopK',
+    'CountMinSketch', 'Quantiles', 'Recorder', 'EnvelopeReader']) {
+    assert.equal(typeof es[name], 'function', name);
+    assert.equal(es[name], cjs[name], `${name}: one instance for import and require`);
+  }
+});
+
+test('golden vectors: same bytes as native, decoded and rebuilt', async () => {
+  assert.ok(golden, 'EDGESKETCH_GOLDEN must point at tests/golden/v1');
+  const manifest = JSON.parse(readFileSync(join(golden, 'manifest.json'), 'utf8'));
+  const results = await checkGolden(es, manifest, (f) => new Uint8Array(readFileSync(join(golden, f))));
+  const failed = results.filter((r) => !r.ok);
+  assert.deepEqual(failed, [], JSON.stringify(failed, null, 1));
+  // Every vector was looked at, and most were rebuilt from their recipe.
+  assert.ok(results.filter((r) => r.what.startsWith('rebuilt')).length >= 20, `${results.length} checks`);
+});
+
+test('HyperLogLog: counts, bounds, batches, Redis bytes, JSON', () => {
+  const h = new es.HyperLogLog();
+  assert.equal(h.precision, 14);
+  for (let i = 0; i < 1000; i++) h.add('user-' + i);
+  const e = h.estimate();
+  assert.ok(e.lower <= e.value && e.value <= e.upper);
+  assert.ok(Math.abs(e.value - 1000) <= 1000 * 0.01, `estimate ${e.value}`);
+
+  // The three batch forms agree with one-at-a-time adds.
+  const strings = Array.from({ length: 5000 }, (_, i) => 'user-' + i);
+  const many = new es.HyperLogLog();
+  many.addMany(strings);
+  const enc = new TextEncoder();
+  const parts = strings.map((s) => enc.encode(s));
+  const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const ends = new Uint32Array(parts.length);
+  let at = 0;
+  parts.forEach((p, i) => { data.set(p, at); at += p.length; ends[i] = at; });
+  const packed = new es.HyperLogLog();
+  packed.addBytes(data, ends);
+  const single = new es.HyperLogLog();
+  for (const s of strings) single.add(s);
+  assert.deepEqual(many.toBytes(), single.toBytes());
+  assert.deepEqual(packed.toBytes(), single.toBytes());
+
+  // Redis round trip and the Redis estimate as a BigInt.
+  const redis = single.toRedis();
+  assert.equal(String.fromCharCode(...redis.subarray(0, 4)), 'HYLL');
+  const back = es.HyperLogLog.fromRedis(redis);
+  assert.equal(typeof back.redisEstimate(), 'bigint');
+  assert.equal(back.redisEstimate(), single.redisEstimate());
+
+  // Merge, mergeBytes, toJSON.
+  const other = new es.HyperLogLog();
+  other.add('someone-else');
+  const merged = es.HyperLogLog.fromBytes(single.toBytes());
+  merged.merge(other);
+  const viaBytes = es.HyperLogLog.fromBytes(single.toBytes());
+  viaBytes.mergeBytes(other.toBytes());
+  assert.deepEqual(merged.toBytes(), viaBytes.toBytes());
+  const json = JSON.parse(JSON.stringify(merged));
+  assert.equal(json.family, 'hyperloglog');
+  assert.equal(json.precision, 14);
+  assert.equal(typeof json.estimate.value, 'number');
+});
+
+test('errors are real Error objects with precise messages', () => {
+  const expectError = (fn, pattern) => {
+    assert.throws(fn, (e) => {
+      assert.ok(e instanceof Error, `not an Error: ${e}`);
+      assert.match(e.message, pattern);
+      return true;
+    });
+  };
+  expectError(() => new es.HyperLogLog({ precision: 3 }), /precision/i);
+  expectError(() => new es.HyperLogLog({ precison: 14 }), /unknown field `precison`/);
+  expectError(() => es.HyperLogLog.fromBytes(new Uint8Array([1, 2, 3])), /.+/);
+  expectError(() => es.HyperLogLog.fromRedis(new TextEncoder().encode('HYLLnonsense')), /.+/);
+  expectError(() => new es.Counter().increment(-1), /whole number from 0/);
+  expectError(() => new es.Counter().increment(1.5), /whole number from 0/);
+  expectError(() => new es.WindowCounter({ bucketMs: 10 }), /.+/);
+  expectError(() => new es.Quantiles().add(NaN), /.+/);
+  expectError(() => new es.Leaderboard({ rule: 'average' }), /rule must be/);
+  expectError(() => new es.Leaderboard().add('a', NaN), /NaN|finite|score/i);
+  expectError(() => new es.Recorder({ replica: 'xyz' }), /32 hex digits/);
+  expectError(() => new es.EnvelopeReader(new Uint8Array(10)), /.+/);
+  expectError(() => new es.TopK({ capacity: 8 }).mergeBytes(new es.TopK({ capacity: 9 }).toBytes()), /.+/);
+  const h = new es.HyperLogLog();
+  expectError(() => h.addBytes(new Uint8Array(4), new Uint32Array([2, 1])), /out of order/);
+});
+
+test('free() releases, and Symbol.dispose is wired when the runtime has it', () => {
+  const h = new es.HyperLogLog();
+  h.add('x');
+  h.free();
+  assert.throws(() => h.add('y'));
+  if (typeof Symbol.dispose === 'symbol') {
+    assert.equal(typeof es.HyperLogLog.prototype[Symbol.dispose], 'function');
+  }
+});
+
+test('counters and time: Counter, WindowCounter, UniqueSeries', () => {
+  const c = new es.Counter();
+  c.increment(5);
+  c.decrement();
+  assert.equal(c.value, 4n);
+  assert.equal(JSON.parse(JSON.stringify(c)).value, 4);
+
+  const t0 = 1_764_115_200_000;
+  const w = new es.WindowCounter({ bucketMs: 1000, retentionMs: 60_000, graceMs: 10_000, maxFutureMs: 1000, nowMs: t0 });
+  for (let i = 0; i < 30; i++) assert.equal(w.add(2, t0 - i * 100), true);
+  assert.equal(w.add(1, t0 - 20_000), false, 'older than the grace');
+  assert.equal(w.add(1, t0 + 5_000), false, 'beyond the future allowance');
+  const sum = w.sum(t0 - 10_000, t0 + 1000);
+  assert.equal(sum.count, 30);
+  assert.equal(sum.sum, 60);
+  assert.equal(w.last(1000, t0).count, 1);
+  assert.deepEqual(w.rejected().late.events, 1);
+  assert.deepEqual(w.rejected().future.events, 1);
+  const series = w.series(t0 - 3000, t0 + 1000);
+  assert.deepEqual(series.map((p) => p.count), [9, 10, 10, 1]);
+  assert.equal(es.WindowCounter.fromBytes(w.toBytes()).sum(t0 - 10_000, t0 + 1000).sum, 60);
+
+  const u = new es.UniqueSeries({ bucketMs: 60_000, retentionMs: 3_600_000, graceMs: 3_600_000, nowMs: t0 });
+  for (let i = 0; i < 600; i++) u.add('reader-' + (i % 40), t0 - i * 5_000);
+  const r = u.unique(t0 - 3_600_000, t0 + 60_000);
+  assert.equal(r.value, 40);
+  assert.equal(r.exact, true);
+  assert.equal(u.merged(t0 - 3_600_000, t0 + 60_000).count(), 40);
+});
+
+test('rankings: Leaderboard, TopK, CountMinSketch, Quantiles', () => {
+  const b = new es.Leaderboard({ rule: 'max', best: 'highest' });
+  b.add('ada', 10);
+  b.add('grace', 30);
+  b.add('linus', 20);
+  assert.deepEqual(b.add('ada', 5, 'greaterThan'), { added: false, changed: false, score: 10 });
+  assert.equal(b.rank('grace'), 0);
+  assert.equal(b.rank('ada', 'ascending'), 0);
+  assert.deepEqual(b.rangeByRank(0, 1), [{ member: 'grace', score: 30 }, { member: 'linus', score: 20 }]);
+  assert.deepEqual(b.rangeByScore(15, 100, 'ascending').map((m) => m.member), ['linus', 'grace']);
+  assert.equal(b.score('nobody'), undefined);
+
+  const t = new es.TopK({ capacity: 10 });
+  for (let i = 0; i < 1000; i++) t.add('item-' + (i % 7 === 0 ? 'hot' : i % 50));
+  const top = t.top(3);
+  assert.equal(top.guaranteed[0].item, 'item-hot');
+  assert.ok(top.guaranteed[0].lower <= 143 && 143 <= top.guaranteed[0].upper);
+  assert.equal(t.total, 1000n);
+
+  const cms = new es.CountMinSketch({ epsilon: 0.01, delta: 0.01 });
+  for (let i = 0; i < 500; i++) cms.add('k' + (i % 10));
+  const est = cms.estimate('k3');
+  assert.ok(est.lower <= 50 && 50 <= est.upper);
+
+  const q = new es.Quantiles();
+  const values = Float64Array.from({ length: 10_000 }, (_, i) => i + 1);
+  q.addMany(values);
+  assert.equal(q.count, 10_000n);
+  for (const p of [0.5, 0.9, 0.99]) {
+    const exact = values[Math.ceil(p * values.length) - 1];
+    assert.ok(Math.abs(q.quantile(p) - exact) <= 0.01 * exact, `p${p * 100}: ${q.quantile(p)} vs ${exact}`);
+  }
+  assert.deepEqual(Array.from(q.quantiles(new Float64Array([0, 1]))), [q.min, q.max]);
+});
+
+test('Recorder -> envelope -> EnvelopeReader, with a lazily drawn replica id', () => {
+  const r = new es.Recorder();
+  assert.equal(r.replica, undefined, 'no randomness until the first envelope');
+  assert.equal(r.envelope(), undefined, 'nothing recorded, no envelope');
+  r.addUnique('uniques:home', 'ada');
+  r.increment('requests', 3);
+  r.addTopK('top:articles', '/a', 2);
+  r.addQuantile('latency', 12.5);
+  r.addCount('paths', '/a');
+  r.addScore('board', 'ada', 7);
+  r.addWindow('errors', 1);
+  r.addUniqueSeries('readers', 'ada');
+  const bytes = r.envelope(1_764_115_200_000);
+  assert.ok(bytes instanceof Uint8Array);
+  assert.match(r.replica, /^[0-9a-f]{32}$/);
+  assert.equal(r.nextSequence, 2);
+  const env = new es.EnvelopeReader(bytes);
+  assert.equal(env.replica, r.replica);
+  assert.equal(env.sequence, 1);
+  assert.deepEqual(env.entries().map((e) => e.family).sort(),
+    ['count_min', 'counter', 'hyperloglog', 'leaderboard', 'quantiles', 'top_k', 'unique_series', 'window_counter']);
+  assert.equal(env.open('requests').value, 3n);
+  assert.equal(env.open('uniques:home').count(), 1);
+  assert.ok(env.open('top:articles') instanceof es.TopK);
+  assert.equal(JSON.parse(JSON.stringify(env)).entries.length, 8);
+  // The next envelope carries only what came after.
+  r.increment('requests');
+  const next = new es.EnvelopeReader(r.envelope());
+  assert.equal(next.sequence, 2);
+  assert.deepEqual(next.entries().map((e) => e.key), ['requests']);
+  assert.equal(next.open('requests').value, 1n);
+});

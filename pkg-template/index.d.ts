@@ -1,0 +1,8 @@
+export {
+  HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,
+  Recorder, EnvelopeReader,
+} from './web/edgesketch.js';
+
+/** Resolves once the WebAssembly module is ready; after `import` it already is in every runtime
+ * this package's entries serve (Node, browsers, workerd). */
+export function ready(): Promise<void>;

@@ -1,0 +1,4 @@
+// Bring your own wasm: nothing is loaded until you call `init(urlOrModuleOrBytes)` (async) or
+// `initSync({ module })`. The .wasm ships as `edgesketch/edgesketch.wasm`.
+export * from './web/edgesketch.js';
+export { default as init } from './web/edgesketch.js';

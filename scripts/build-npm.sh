@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/ and packs it (pkg/edgesketch-<version>.tgz):
+#   cargo (wasm32, release, simd128) -> wasm-bindgen (web + nodejs) -> wasm-opt -Oz -> pkg/
+# assembled from pkg-template/. Installs what it needs, skipping what is there: the wasm32
+# target, the wasm-bindgen CLI at the exact version of the `wasm-bindgen` crate (under
+# $EDGESKETCH_TOOLS, default ~/.cache/edgesketch/tools) and npm's binaryen (never Debian's).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+tools="${EDGESKETCH_TOOLS:-$HOME/.cache/edgesketch/tools}"
+bindgen_version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' wasm/Cargo.toml)
+[ -n "$bindgen_version" ] || { echo "wasm/Cargo.toml must pin wasm-bindgen with =" >&2; exit 1; }
+bindgen="$tools/bin/wasm-bindgen"
+if ! "$bindgen" --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen_version"; then
+  echo "installing wasm-bindgen-cli $bindgen_version into $tools (about 5 minutes)"
+  # No --locked: a locked dependency version is missing from the registry mirror.
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --root "$tools" --force
+fi
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+[ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund
+
+# A target directory of its own: the simd128 flag would otherwise rebuild the test builds.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
+cargo build -p edgesketch-wasm --target wasm32-unknown-unknown --profile wasm-release --target-dir target/npm
+wasm=target/npm/wasm32-unknown-unknown/wasm-release/edgesketch_wasm.wasm
+
+rm -rf pkg
+mkdir -p pkg
+"$bindgen" "$wasm" --target web --out-dir pkg/web --out-name edgesketch
+"$bindgen" "$wasm" --target nodejs --out-dir pkg/node --out-name edgesketch --no-typescript
+for out in pkg/web/edgesketch_bg.wasm pkg/node/edgesketch_bg.wasm; do
+  node_modules/.bin/wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$out" -o "$out"
+done
+# The nodejs glue is CommonJS inside a "type": "module" package.
+echo '{ "type": "commonjs" }' > pkg/node/package.json
+cp pkg-template/* pkg/
+cp LICENSE-MIT LICENSE-APACHE pkg/
+
+raw=$(wc -c < pkg/web/edgesketch_bg.wasm)
+gz=$(gzip -9 -c pkg/web/edgesketch_bg.wasm | wc -c)
+echo "edgesketch_bg.wasm: $raw bytes, $gz gzipped"
+(cd pkg && npm pack --silent >/dev/null)
+ls "$root"/pkg/edgesketch-*.tgz

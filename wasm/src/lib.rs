@@ -1,0 +1,270 @@
+//! WebAssembly bindings of the edgesketch core: a thin adapter, no logic of its own.
+//!
+//! Every family is a JS class with camelCase methods; constructors take an options object;
+//! errors are real JS `Error`s with the core's message. Conventions at the boundary:
+//! - items are strings (hashed as their UTF-8 bytes, exactly as the Rust `insert(s.as_bytes())`)
+//!   or bytes (`Uint8Array`, optionally many items packed in one buffer with their end offsets);
+//! - times are milliseconds since the UTC epoch as JS numbers, checked to be safe integers;
+//! - exact 64-bit totals are `BigInt`s; estimates are numbers with their bounds;
+//! - structured results are plain, JSON-compatible objects (`JSON.stringify` shows them); counts in
+//!   them are numbers (exact up to 2^53), the `BigInt` getters are exact beyond;
+//! - `merge(other)` / `mergeBytes(bytes)` combine sketches held in one place (a dashboard merging
+//!   what it downloaded). Envelopes sent over a network are applied exactly once by the receiver
+//!   (the merge server), never by these calls.
+
+mod counters;
+mod envelope;
+mod hll;
+mod rankings;
+
+pub use counters::{JsCounter, JsUniqueSeries, JsWindowCounter};
+pub use envelope::{JsEnvelopeReader, JsRecorder};
+pub use hll::JsHyperLogLog;
+pub use rankings::{JsCountMinSketch, JsLeaderboard, JsQuantiles, JsTopK};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+
+pub(crate) type JsResult<T> = Result<T, JsError>;
+
+/// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// A JS `Error` carrying the core's message.
+pub(crate) fn js_error(e: impl core::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// A time in milliseconds: a safe integer.
+pub(crate) fn millis(x: f64, what: &str) -> JsResult<i64> {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() <= MAX_SAFE_INTEGER {
+        Ok(x as i64)
+    } else {
+        Err(JsError::new(&format!(
+            "{what} must be a whole number of milliseconds within ±(2^53 - 1), got {x}"
+        )))
+    }
+}
+
+/// A time in milliseconds, `Date.now()` when not given.
+pub(crate) fn millis_or_now(x: Option<f64>, what: &str) -> JsResult<i64> {
+    millis(x.unwrap_or_else(js_sys::Date::now), what)
+}
+
+/// A count or weight: a non-negative safe integer.
+pub(crate) fn count(x: f64, what: &str) -> JsResult<u64> {
+    if x.is_finite() && x.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&x) {
+        Ok(x as u64)
+    } else {
+        Err(JsError::new(&format!(
+            "{what} must be a whole number from 0 to 2^53 - 1, got {x}"
+        )))
+    }
+}
+
+/// An options object (`undefined` and `null` mean all defaults); unknown fields are refused so a
+/// misspelt option does not silently fall back to its default.
+pub(crate) fn options<T: DeserializeOwned + Default>(value: JsValue, what: &str) -> JsResult<T> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    if !value.is_object() || js_sys::Array::is_array(&value) {
+        return Err(JsError::new(&format!("{what} options must be an object")));
+    }
+    // serde-wasm-bindgen reads only the fields it knows, so `deny_unknown_fields` never sees a
+    // typo: compare the object's own keys with the struct's fields here.
+    let known = field_names::<T>();
+    for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()) {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            return Err(JsError::new(&format!(
+                "{what} options: unknown field `{key}`, expected one of {}",
+                known.join(", ")
+            )));
+        }
+    }
+    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("{what} options: {e}")))
+}
+
+/// The (renamed) field names a struct deserializes, as serde passes them to the deserializer.
+fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+
+    struct Names(Option<&'static [&'static str]>);
+
+    #[derive(Debug)]
+    struct Stop;
+    impl core::fmt::Display for Stop {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("field names captured")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl de::Error for Stop {
+        fn custom<M: core::fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+
+    impl<'de> de::Deserializer<'de> for &mut Names {
+        type Error = Stop;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = Some(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    let mut names = Names(None);
+    let _ = T::deserialize(&mut names);
+    names.0.unwrap_or(&[])
+}
+
+/// A plain JS object (JSON-compatible: maps as objects, no `Map`s).
+pub(crate) fn plain<T: Serialize>(value: &T) -> JsResult<JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_error)
+}
+
+/// Items packed in one buffer: item `i` is `data[ends[i - 1]..ends[i]]` (the first starts at 0).
+/// Without `ends` the whole buffer is one item.
+pub(crate) fn packed<'a>(data: &'a [u8], ends: Option<&[u32]>) -> JsResult<Vec<&'a [u8]>> {
+    let Some(ends) = ends else {
+        return Ok(vec![data]);
+    };
+    let mut items = Vec::with_capacity(ends.len());
+    let mut start = 0usize;
+    for (i, &end) in ends.iter().enumerate() {
+        let end = end as usize;
+        if end < start || end > data.len() {
+            return Err(JsError::new(&format!(
+                "ends[{i}] = {end} is out of order or past the buffer's {} bytes",
+                data.len()
+            )));
+        }
+        items.push(&data[start..end]);
+        start = end;
+    }
+    Ok(items)
+}
+
+/// An estimate as JS sees it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EstimateJs {
+    value: f64,
+    std_error: f64,
+    lower: f64,
+    upper: f64,
+    exact: bool,
+}
+
+impl From<edgesketch::Estimate> for EstimateJs {
+    fn from(e: edgesketch::Estimate) -> Self {
+        EstimateJs {
+            value: e.value,
+            std_error: e.std_error,
+            lower: e.lower,
+            upper: e.upper,
+            exact: e.exact,
+        }
+    }
+}
+
+/// Bytes shown to JS as text: the UTF-8 string (items are usually strings); invalid sequences
+/// become U+FFFD.
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `merge(other)`, `mergeBytes(bytes)`, `toBytes()` and `fromBytes(bytes)`: the same four methods
+/// on every family, with the family's own merge (`|a, b| ...` on the core values).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! snapshot_methods {
+    ($rust:ident as $js:ident, $core:ty, $merge_doc:literal, |$a:ident, $b:ident| $merge:expr) => {
+        #[wasm_bindgen::prelude::wasm_bindgen(js_class = $js)]
+        impl $rust {
+            #[doc = $merge_doc]
+            pub fn merge(&mut self, other: &$rust) -> $crate::JsResult<()> {
+                let ($a, $b) = (&mut self.inner, &other.inner);
+                let merged: edgesketch::Result<()> = $merge;
+                merged.map_err($crate::js_error)
+            }
+
+            /// Merges one given as its snapshot bytes (see `merge`).
+            #[wasm_bindgen(js_name = mergeBytes)]
+            pub fn merge_bytes(&mut self, bytes: &[u8]) -> $crate::JsResult<()> {
+                let other = <$core>::from_bytes(bytes).map_err($crate::js_error)?;
+                let ($a, $b) = (&mut self.inner, &other);
+                let merged: edgesketch::Result<()> = $merge;
+                merged.map_err($crate::js_error)
+            }
+
+            /// Its snapshot format v1 bytes (docs/FORMAT.md), the same as the Rust core's.
+            #[wasm_bindgen(js_name = toBytes)]
+            pub fn to_bytes(&self) -> Vec<u8> {
+                self.inner.to_bytes()
+            }
+
+            /// Decodes snapshot bytes, checking everything (throws on anything malformed).
+            #[wasm_bindgen(js_name = fromBytes)]
+            pub fn from_bytes(bytes: &[u8]) -> $crate::JsResult<$rust> {
+                Ok($rust {
+                    inner: <$core>::from_bytes(bytes).map_err($crate::js_error)?,
+                })
+            }
+        }
+    };
+}
+
+/// `advance`, `rejected`, `downsample` and `nowMs`: the same on both time series.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! series_methods {
+    ($rust:ident as $js:ident, $what:literal) => {
+        #[wasm_bindgen::prelude::wasm_bindgen(js_class = $js)]
+        impl $rust {
+            /// Moves the clock forward (never back), dropping buckets that leave the retention.
+            pub fn advance(&mut self, now_ms: f64) -> $crate::JsResult<()> {
+                self.inner.advance($crate::millis(now_ms, "nowMs")?);
+                Ok(())
+            }
+
+            /// `{ late, future }`, each `{ events, total, buckets }`: what `add` refused.
+            pub fn rejected(&self) -> $crate::JsResult<wasm_bindgen::JsValue> {
+                $crate::plain(&$crate::counters::RejectionsJs::from(self.inner.rejected()))
+            }
+
+            #[doc = concat!("The same ", $what, " in wider buckets (`bucketMs` a multiple of the current width).")]
+            pub fn downsample(&self, bucket_ms: f64) -> $crate::JsResult<$rust> {
+                Ok($rust {
+                    inner: self
+                        .inner
+                        .downsample($crate::count(bucket_ms, "bucketMs")?)
+                        .map_err($crate::js_error)?,
+                })
+            }
+
+            /// The clock (milliseconds).
+            #[wasm_bindgen(getter, js_name = nowMs)]
+            pub fn now_ms(&self) -> f64 {
+                self.inner.now() as f64
+            }
+        }
+    };
+}
