@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Tests the npm package as users get it: builds and packs it (scripts/build-npm.sh), installs the
-# tarball into a scratch project, and runs js-test/ there under Node (ESM and CJS).
+# tarball into a scratch project, and runs js-test/ there: Node (ESM and CJS) and a real Worker on
+# workerd (npm), both on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 bash scripts/build-npm.sh
+[ -x node_modules/.bin/workerd ] || npm ci --no-audit --no-fund
 tarball=$(ls "$root"/pkg/edgesketch-*.tgz)
 
 scratch="$root/target/npm-test"
 rm -rf "$scratch"
 mkdir -p "$scratch"
-cp js-test/*.mjs js-test/*.cjs "$scratch/"
+cp js-test/*.mjs js-test/*.cjs js-test/workerd/worker.mjs "$scratch/"
 cd "$scratch"
 echo '{ "name": "edgesketch-npm-test", "private": true }' > package.json
 npm install --no-audit --no-fund --no-save "$tarball" >/dev/null
-EDGESKETCH_GOLDEN="$root/tests/golden/v1" node --test node.test.mjs node.test.cjs
+EDGESKETCH_GOLDEN="$root/tests/golden/v1" WORKERD_BIN="$root/node_modules/.bin/workerd" \
+  node --test --test-concurrency=1 node.test.mjs node.test.cjs workerd.test.mjs
 
 # The README's JavaScript tour runs as written.
 awk '/^## JavaScript API tour/{on=1} on && /^```js$/{code=1; next} code && /^```$/{exit} code' \

@@ -41,7 +41,7 @@ cargo bench --workspace --no-run
 step "fuzz targets compile (stable, no sanitizer)"
 cargo check --manifest-path fuzz/Cargo.toml --bins
 
-step "npm package: build, pack, install the tarball, test it under Node (ESM and CJS)"
+step "npm package: build, pack, install the tarball, test it under Node (ESM and CJS) and workerd"
 bash scripts/test-npm.sh
 
 printf '\nall tests passed\n'
