@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Tests the npm package as users get it: builds and packs it (scripts/build-npm.sh), installs the
-# tarball into a scratch project, and runs js-test/ there: Node (ESM and CJS) and a real Worker on
-# workerd (npm), both on 127.0.0.1.
+# tarball into a scratch project, and runs js-test/ there: Node (ESM and CJS), a real Worker on
+# workerd (npm) and a page in headless Chromium (Debian's, through playwright-core), all on
+# 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 bash scripts/build-npm.sh
-[ -x node_modules/.bin/workerd ] || npm ci --no-audit --no-fund
+[ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 tarball=$(ls "$root"/pkg/edgesketch-*.tgz)
 
 scratch="$root/target/npm-test"
@@ -18,7 +19,8 @@ cd "$scratch"
 echo '{ "name": "edgesketch-npm-test", "private": true }' > package.json
 npm install --no-audit --no-fund --no-save "$tarball" >/dev/null
 EDGESKETCH_GOLDEN="$root/tests/golden/v1" WORKERD_BIN="$root/node_modules/.bin/workerd" \
-  node --test --test-concurrency=1 node.test.mjs node.test.cjs workerd.test.mjs
+  PLAYWRIGHT_CORE="$root/package.json" \
+  node --test --test-concurrency=1 node.test.mjs node.test.cjs workerd.test.mjs chromium.test.mjs
 
 # The README's JavaScript tour runs as written.
 awk '/^## JavaScript API tour/{on=1} on && /^```js$/{code=1; next} code && /^```$/{exit} code' \

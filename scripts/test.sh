@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the repository: the README's test command, and what .ci/run calls.
 # Needs: the Rust toolchain with rustfmt, clippy and the wasm32-unknown-unknown target,
-# redis-server, node and npm on PATH (bash .ci/run installs all of it; the npm step installs the
+# redis-server, node, npm and chromium on PATH (bash .ci/run installs all of it; the npm step installs the
 # wasm-bindgen CLI and binaryen itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ cargo bench --workspace --no-run
 step "fuzz targets compile (stable, no sanitizer)"
 cargo check --manifest-path fuzz/Cargo.toml --bins
 
-step "npm package: build, pack, install the tarball, test it under Node (ESM and CJS) and workerd"
+step "npm package: build, pack, install the tarball, test it under Node (ESM and CJS), workerd and Chromium"
 bash scripts/test-npm.sh
 
 printf '\nall tests passed\n'
