@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the repository: the README's test command, and what .ci/run calls.
-# Needs: the Rust toolchain with rustfmt, clippy and the wasm32-unknown-unknown target,
-# redis-server, node, npm and chromium on PATH (bash .ci/run installs all of it; the npm step installs the
-# wasm-bindgen CLI and binaryen itself).
+# Needs: the Rust toolchain with rustfmt, clippy and the wasm32-unknown-unknown target, and
+# redis-server, node, npm and chromium on PATH (bash .ci/run installs all of it; the npm step
+# installs the wasm-bindgen CLI and its npm tools itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
