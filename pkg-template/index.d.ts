@@ -2,6 +2,10 @@ export {
   HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,
   Recorder, EnvelopeReader,
 } from './web/edgesketch.js';
+export type {
+  HyperLogLogOptions, SeriesOptions, WindowCounterOptions, UniqueSeriesOptions, LeaderboardOptions,
+  AddMode, ScoreOptions, TopKOptions, CountMinSketchOptions, QuantilesOptions, RecorderOptions,
+} from './web/edgesketch.js';
 
 /** Resolves once the WebAssembly module is ready; after `import` it already is in every runtime
  * this package's entries serve (Node, browsers, workerd). */

@@ -34,6 +34,11 @@ for out in pkg/web/edgesketch_bg.wasm pkg/node/edgesketch_bg.wasm; do
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out" -o "$out"
 done
+# Typed options objects (wasm/src/lib.rs declares the interfaces): wasm-bindgen drops the `?` of
+# an optional parameter whose type it is told, so put it back.
+sed -E -i 's/options_: ([A-Za-z]+Options)([,)])/options?: \1 | null\2/g; s/mode: AddMode \| undefined/mode?: AddMode | null/g' \
+  pkg/web/edgesketch.d.ts
+grep -q 'options_:' pkg/web/edgesketch.d.ts && { echo "an options parameter kept its bare type" >&2; exit 1; }
 # The nodejs glue is CommonJS inside a "type": "module" package.
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 cp pkg-template/* pkg/

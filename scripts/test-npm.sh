@@ -8,19 +8,24 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 bash scripts/build-npm.sh
-[ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+[ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] && [ -x node_modules/.bin/tsc ] ||
+  npm ci --no-audit --no-fund
 tarball=$(ls "$root"/pkg/edgesketch-*.tgz)
 
 scratch="$root/target/npm-test"
 rm -rf "$scratch"
 mkdir -p "$scratch"
-cp js-test/*.mjs js-test/*.cjs js-test/workerd/worker.mjs "$scratch/"
+cp js-test/*.mjs js-test/*.cjs js-test/*.ts js-test/tsconfig.json js-test/workerd/worker.mjs "$scratch/"
 cd "$scratch"
-echo '{ "name": "edgesketch-npm-test", "private": true }' > package.json
+echo '{ "name": "edgesketch-npm-test", "private": true, "type": "module" }' > package.json
 npm install --no-audit --no-fund --no-save "$tarball" >/dev/null
 EDGESKETCH_GOLDEN="$root/tests/golden/v1" WORKERD_BIN="$root/node_modules/.bin/workerd" \
   PLAYWRIGHT_CORE="$root/package.json" \
   node --test --test-concurrency=1 node.test.mjs node.test.cjs workerd.test.mjs chromium.test.mjs
+
+# The shipped types accept a typed user (and refuse misspelt options).
+"$root/node_modules/.bin/tsc" -p tsconfig.json
+echo "tsc --noEmit: the typed example checks"
 
 # The README's JavaScript tour runs as written.
 awk '/^## JavaScript API tour/{on=1} on && /^```js$/{code=1; next} code && /^```$/{exit} code' \

@@ -131,7 +131,10 @@ impl SeriesOptions {
     }
 }
 
-pub(crate) fn series_config(value: JsValue, what: &str) -> JsResult<(SeriesConfig, Option<u8>)> {
+pub(crate) fn series_config(
+    value: Option<js_sys::Object>,
+    what: &str,
+) -> JsResult<(SeriesConfig, Option<u8>)> {
     let o: SeriesOptions = options(value, what)?;
     if o.now_ms.is_some() {
         return Err(JsError::new(&format!(
@@ -269,7 +272,11 @@ impl JsWindowCounter {
     /// `new WindowCounter({ bucketMs = 1000, retentionMs = 3600000, graceMs = 60000,
     /// maxFutureMs = 60000, nowMs = Date.now() })`.
     #[wasm_bindgen(constructor)]
-    pub fn new(options_: JsValue) -> JsResult<JsWindowCounter> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "WindowCounterOptions")] options_: Option<
+            js_sys::Object,
+        >,
+    ) -> JsResult<JsWindowCounter> {
         let o: SeriesOptions = options(options_, "WindowCounter")?;
         if o.precision.is_some() {
             return Err(JsError::new(
@@ -383,7 +390,11 @@ impl JsUniqueSeries {
     /// `new UniqueSeries({ bucketMs = 1000, retentionMs = 3600000, graceMs = 60000,
     /// maxFutureMs = 60000, precision = 14, nowMs = Date.now() })`.
     #[wasm_bindgen(constructor)]
-    pub fn new(options_: JsValue) -> JsResult<JsUniqueSeries> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "UniqueSeriesOptions")] options_: Option<
+            js_sys::Object,
+        >,
+    ) -> JsResult<JsUniqueSeries> {
         let o: SeriesOptions = options(options_, "UniqueSeries")?;
         let now = millis_or_now(o.now_ms, "nowMs")?;
         Ok(JsUniqueSeries {

@@ -60,7 +60,9 @@ impl JsRecorder {
     /// id, a random one is drawn (lazily, at the first envelope: Workers refuse randomness at
     /// module top level).
     #[wasm_bindgen(constructor)]
-    pub fn new(options_: JsValue) -> JsResult<JsRecorder> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "RecorderOptions")] options_: Option<js_sys::Object>,
+    ) -> JsResult<JsRecorder> {
         let o: RecorderOptions = options(options_, "Recorder")?;
         let inner = match (o.replica, o.next_sequence) {
             (None, None) => Recorder::new(),
@@ -115,11 +117,11 @@ impl JsRecorder {
         value: f64,
         timestamp_ms: Option<f64>,
         now_ms: Option<f64>,
-        options_: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SeriesOptions")] options_: Option<js_sys::Object>,
     ) -> JsResult<bool> {
         let (now, t) = clock_and_time(now_ms, timestamp_ms)?;
         let value = millis(value, "value")?;
-        let config = match (options_.is_undefined(), self.inner.get(key)) {
+        let config = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::WindowCounter(w))) => w.config(),
             _ => series_config(options_, "addWindow")?.0,
         };
@@ -140,10 +142,12 @@ impl JsRecorder {
         item: &str,
         timestamp_ms: Option<f64>,
         now_ms: Option<f64>,
-        options_: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UniqueSeriesOptions")] options_: Option<
+            js_sys::Object,
+        >,
     ) -> JsResult<bool> {
         let (now, t) = clock_and_time(now_ms, timestamp_ms)?;
-        let (config, precision) = match (options_.is_undefined(), self.inner.get(key)) {
+        let (config, precision) = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::UniqueSeries(u))) => (u.config(), u.precision()),
             _ => {
                 let (c, p) = series_config(options_, "addUniqueSeries")?;
@@ -166,7 +170,7 @@ impl JsRecorder {
         key: &str,
         member: &str,
         score: f64,
-        options_: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ScoreOptions")] options_: Option<js_sys::Object>,
     ) -> JsResult<()> {
         #[derive(Default, Deserialize)]
         #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -213,10 +217,10 @@ impl JsRecorder {
         key: &str,
         item: &str,
         weight: Option<f64>,
-        options_: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TopKOptions")] options_: Option<js_sys::Object>,
     ) -> JsResult<()> {
         let weight = count(weight.unwrap_or(1.0), "weight")?;
-        let capacity = match (options_.is_undefined(), self.inner.get(key)) {
+        let capacity = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::TopK(t))) => t.capacity(),
             _ => options::<TopKOptions>(options_, "addTopK")?.capacity,
         };
@@ -235,10 +239,12 @@ impl JsRecorder {
         key: &str,
         item: &str,
         weight: Option<f64>,
-        options_: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "CountMinSketchOptions")] options_: Option<
+            js_sys::Object,
+        >,
     ) -> JsResult<()> {
         let weight = count(weight.unwrap_or(1.0), "weight")?;
-        let (width, depth) = match (options_.is_undefined(), self.inner.get(key)) {
+        let (width, depth) = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::CountMin(c))) => (c.width(), c.depth()),
             _ => {
                 let o = options::<CountMinOptions>(options_, "addCount")?;
@@ -265,8 +271,13 @@ impl JsRecorder {
     /// Records `value` in the quantile sketch under `key` (`options`: `{ alpha = 0.01 }` on
     /// first use).
     #[wasm_bindgen(js_name = addQuantile)]
-    pub fn add_quantile(&mut self, key: &str, value: f64, options_: JsValue) -> JsResult<()> {
-        let alpha = match (options_.is_undefined(), self.inner.get(key)) {
+    pub fn add_quantile(
+        &mut self,
+        key: &str,
+        value: f64,
+        #[wasm_bindgen(unchecked_param_type = "QuantilesOptions")] options_: Option<js_sys::Object>,
+    ) -> JsResult<()> {
+        let alpha = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::Quantiles(q))) => q.alpha(),
             _ => options::<QuantilesOptions>(options_, "addQuantile")?.alpha,
         };

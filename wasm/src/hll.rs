@@ -28,7 +28,11 @@ pub struct JsHyperLogLog {
 impl JsHyperLogLog {
     /// `new HyperLogLog({ precision = 14 })`: 2^precision registers, 4 to 18.
     #[wasm_bindgen(constructor)]
-    pub fn new(options_: JsValue) -> JsResult<JsHyperLogLog> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "HyperLogLogOptions")] options_: Option<
+            js_sys::Object,
+        >,
+    ) -> JsResult<JsHyperLogLog> {
         let o: Options = options(options_, "HyperLogLog")?;
         Ok(JsHyperLogLog {
             inner: HyperLogLog::new(o.precision).map_err(js_error)?,

@@ -65,7 +65,13 @@ pub(crate) fn count(x: f64, what: &str) -> JsResult<u64> {
 
 /// An options object (`undefined` and `null` mean all defaults); unknown fields are refused so a
 /// misspelt option does not silently fall back to its default.
-pub(crate) fn options<T: DeserializeOwned + Default>(value: JsValue, what: &str) -> JsResult<T> {
+pub(crate) fn options<T: DeserializeOwned + Default>(
+    value: Option<js_sys::Object>,
+    what: &str,
+) -> JsResult<T> {
+    let Some(value) = value.map(JsValue::from) else {
+        return Ok(T::default());
+    };
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
@@ -268,3 +274,41 @@ macro_rules! series_methods {
         }
     };
 }
+
+#[wasm_bindgen(typescript_custom_section)]
+const OPTION_TYPES: &str = r#"
+/** Options of `new HyperLogLog(...)`. */
+export interface HyperLogLogOptions { /** log2 of the register count, 4 to 18 (default 14, Redis's). */ precision?: number }
+/** Bucket layout and acceptance windows of a time series. */
+export interface SeriesOptions {
+  /** Bucket width, 1 s to 1 day (default 1000). */ bucketMs?: number;
+  /** How long buckets are kept (default 3600000). */ retentionMs?: number;
+  /** How late an event may arrive (default 60000). */ graceMs?: number;
+  /** How far ahead of the clock an event may be (default 60000). */ maxFutureMs?: number;
+}
+/** Options of `new WindowCounter(...)`. */
+export interface WindowCounterOptions extends SeriesOptions { /** The clock (default `Date.now()`). */ nowMs?: number }
+/** Options of `new UniqueSeries(...)` and `Recorder.addUniqueSeries`. */
+export interface UniqueSeriesOptions extends WindowCounterOptions { /** HyperLogLog precision per bucket (default 14). */ precision?: number }
+/** Options of `new Leaderboard(...)`. */
+export interface LeaderboardOptions {
+  rule?: "max" | "min" | "sum" | "lastWriterWins";
+  best?: "highest" | "lowest";
+  /** Members kept (the best ones); 0 keeps all (default). */ capacity?: number;
+}
+/** How `Leaderboard.add` treats an existing score. */
+export type AddMode = "set" | "greaterThan" | "lessThan" | "onlyNew" | "onlyExisting" | "increment";
+/** Options of `Recorder.addScore`: the board's (on first use) and the write's. */
+export interface ScoreOptions extends LeaderboardOptions { mode?: AddMode; writtenMs?: number }
+/** Options of `new TopK(...)`. */
+export interface TopKOptions { /** Items tracked (default 1000). */ capacity?: number }
+/** Options of `new CountMinSketch(...)`: `epsilon`/`delta`, or `width`/`depth`. */
+export interface CountMinSketchOptions {
+  epsilon?: number; delta?: number; width?: number; depth?: number;
+  /** Conservative update (local sketches only). */ conservative?: boolean;
+}
+/** Options of `new Quantiles(...)`. */
+export interface QuantilesOptions { /** Relative accuracy (default 0.01). */ alpha?: number; /** Bins per sign (default 2048). */ maxBins?: number }
+/** Options of `new Recorder(...)`. */
+export interface RecorderOptions { /** 32 hex digits; random when absent. */ replica?: string; /** For a sender resuming. */ nextSequence?: number }
+"#;

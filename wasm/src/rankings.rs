@@ -107,7 +107,11 @@ impl JsLeaderboard {
     /// `new Leaderboard({ rule = "max", best = "highest", capacity = 0 })`; capacity 0 keeps
     /// every member, otherwise the best `capacity` are kept.
     #[wasm_bindgen(constructor)]
-    pub fn new(options_: JsValue) -> JsResult<JsLeaderboard> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "LeaderboardOptions")] options_: Option<
+            js_sys::Object,
+        >,
+    ) -> JsResult<JsLeaderboard> {
         let o: LeaderboardOptions = options(options_, "Leaderboard")?;
         Ok(JsLeaderboard {
             inner: Leaderboard::new(merge_rule(&o.rule)?, best(&o.best)?, o.capacity)
@@ -122,7 +126,7 @@ impl JsLeaderboard {
         &mut self,
         member: &str,
         score: f64,
-        mode: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "AddMode | undefined")] mode: Option<String>,
         written_ms: Option<f64>,
     ) -> JsResult<JsValue> {
         let mode = add_mode(mode.as_deref())?;
@@ -276,7 +280,9 @@ pub struct JsTopK {
 impl JsTopK {
     /// `new TopK({ capacity = 1000 })`: items tracked.
     #[wasm_bindgen(constructor)]
-    pub fn new(options_: JsValue) -> JsResult<JsTopK> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "TopKOptions")] options_: Option<js_sys::Object>,
+    ) -> JsResult<JsTopK> {
         let o: TopKOptions = options(options_, "TopK")?;
         Ok(JsTopK {
             inner: TopK::new(o.capacity).map_err(js_error)?,
@@ -434,7 +440,11 @@ impl JsCountMinSketch {
     /// `new CountMinSketch({ epsilon = 0.001, delta = 0.01, conservative = false })`, or
     /// `{ width, depth }` instead of `epsilon` and `delta`.
     #[wasm_bindgen(constructor)]
-    pub fn new(options_: JsValue) -> JsResult<JsCountMinSketch> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "CountMinSketchOptions")] options_: Option<
+            js_sys::Object,
+        >,
+    ) -> JsResult<JsCountMinSketch> {
         let o: CountMinOptions = options(options_, "CountMinSketch")?;
         let (width, depth) = o.dimensions()?;
         let mut inner = CountMinSketch::with_dimensions(width, depth).map_err(js_error)?;
@@ -531,7 +541,9 @@ impl JsQuantiles {
     /// `new Quantiles({ alpha = 0.01, maxBins = 2048 })`: bins per sign before the lowest
     /// ones collapse.
     #[wasm_bindgen(constructor)]
-    pub fn new(options_: JsValue) -> JsResult<JsQuantiles> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "QuantilesOptions")] options_: Option<js_sys::Object>,
+    ) -> JsResult<JsQuantiles> {
         let o: QuantilesOptions = options(options_, "Quantiles")?;
         let inner = match o.max_bins {
             Some(bins) => Quantiles::with_max_bins(o.alpha, bins),

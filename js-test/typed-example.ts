@@ -1,0 +1,41 @@
+// A typed user of the package: `tsc --noEmit` must accept it against the shipped types.
+import { HyperLogLog, Quantiles, Recorder, EnvelopeReader, TopK, Leaderboard, ready } from 'edgesketch';
+import type { QuantilesOptions } from 'edgesketch';
+
+await ready();
+const visitors: HyperLogLog = new HyperLogLog({ precision: 14 });
+visitors.add('ada');
+visitors.addBytes(new Uint8Array([1, 2, 3]), new Uint32Array([1, 3]));
+visitors.addHashes(new BigUint64Array([1n, 2n]));
+const count: number = visitors.count();
+const redisCount: bigint = visitors.redisEstimate();
+const redisBytes: Uint8Array = visitors.toRedis();
+const copy: HyperLogLog = HyperLogLog.fromBytes(visitors.toBytes());
+copy.merge(visitors);
+
+const options: QuantilesOptions = { alpha: 0.01, maxBins: 1024 };
+const latency = new Quantiles(options);
+const board = new Leaderboard({ rule: 'max', best: 'highest' });
+board.add('ada', 10, 'greaterThan');
+// @ts-expect-error: a misspelt option is a type error (and a run-time error)
+new HyperLogLog({ precison: 14 });
+// @ts-expect-error: not a mode
+board.add('ada', 10, 'bigger');
+latency.addMany(new Float64Array([1, 2, 3]));
+const p99: number | undefined = latency.quantile(0.99);
+const total: bigint = latency.count;
+
+const top = new TopK({ capacity: 10 });
+top.add('/a', 2);
+const totalEvents: bigint = top.total;
+
+const recorder = new Recorder();
+recorder.increment('requests', 1);
+const bytes: Uint8Array | undefined = recorder.envelope(Date.now());
+if (bytes) {
+  const reader = new EnvelopeReader(bytes);
+  const replica: string = reader.replica;
+  const sequence: number = reader.sequence;
+  console.log(replica, sequence);
+}
+console.log(count, redisCount, redisBytes, p99, total, totalEvents);
