@@ -1,5 +1,6 @@
 // A typed user of the package: `tsc --noEmit` must accept it against the shipped types.
-import { HyperLogLog, Quantiles, Recorder, EnvelopeReader, TopK, Leaderboard, ready } from 'edgesketch';
+import { HyperLogLog, Quantiles, Recorder, EnvelopeReader, TopK, Leaderboard, ready, createClient } from 'edgesketch';
+import type { Client, ClientStats } from 'edgesketch';
 import type { QuantilesOptions } from 'edgesketch';
 
 await ready();
@@ -39,3 +40,12 @@ if (bytes) {
   console.log(replica, sequence);
 }
 console.log(count, redisCount, redisBytes, p99, total, totalEvents);
+
+const client: Client = createClient({ endpoint: 'https://stats.example.com/v1/ingest', token: 'w', maxEvents: 500 });
+client.addUnique('uniques:home', 'ada');
+client.addWindow('requests', 1);
+const flushed: { sent: number; queued: number } = await client.flush();
+const stats: ClientStats = client.stats();
+// @ts-expect-error: endpoint is required
+createClient({ token: 'w' });
+console.log(flushed, stats.dropped);

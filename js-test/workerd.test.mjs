@@ -70,6 +70,7 @@ const worker :Workerd.Worker = (
     (name = "golden.mjs", esModule = embed "golden.mjs"),
     (name = "edgesketch", esModule = embed "${pkg}/workerd.js"),
     (name = "web/edgesketch.js", esModule = embed "${pkg}/web/edgesketch.js"),
+    (name = "client.js", esModule = embed "${pkg}/client.js"),
     (name = "web/edgesketch_bg.wasm", wasm = embed "${pkg}/web/edgesketch_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
@@ -102,7 +103,8 @@ async function get(path) {
   return body;
 }
 
-test('a Worker records from requests and answers estimates', async () => {
+test('a Worker records from requests, and its client flushes through ctx.waitUntil', async () => {
+  await get(`/configure?sink=${encodeURIComponent(sinkUrl + '/ingest')}`);
   for (let i = 0; i < 300; i++) {
     await get(`/record?user=user-${i % 120}&page=/page-${i % 7 === 0 ? 'hot' : i % 30}`);
   }
@@ -111,28 +113,30 @@ test('a Worker records from requests and answers estimates', async () => {
   assert.equal(est.visitors.exact, true);
   assert.equal(est.top.guaranteed[0].item, '/page-hot');
   assert.deepEqual(est.redis, [72, 89, 76, 76]); // "HYLL"
-});
 
-test('flush sends the envelope to the sink through ctx.waitUntil, and it decodes natively', async () => {
-  const now = 1_764_115_200_000;
-  const flushed = await get(`/flush?now=${now}&sink=${encodeURIComponent(sinkUrl + '/ingest')}`);
-  assert.equal(flushed.flushed, true);
-  assert.match(flushed.replica, /^[0-9a-f]{32}$/);
-  assert.equal(flushed.sequence, 1);
-  assert.deepEqual(flushed.entries.map((e) => e.key), ['requests', 'top:pages', 'uniques:site']);
-  for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(received.length, 1, 'the sink got the envelope');
-  assert.equal(received[0].length, flushed.bytes);
-  // Decoded on this side (Node) with the same package: same header, same counts.
+  // 900 record calls (three per request) at maxEvents 100: nine envelopes made, none sent (no
+  // timers in a Worker, and no flush yet).
+  assert.equal(received.length, 0, 'nothing left the Worker outside a flush');
+  const flushed = await get('/flush');
+  assert.deepEqual([flushed.before.envelopes, flushed.before.queued, flushed.before.sent], [9, 9, 0]);
+  for (let i = 0; i < 50 && received.length < 9; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(received.length, 9, 'the sink got the envelopes');
+  // Decoded on this side (Node) with the same package: one replica, sequences 1..9, all counts.
   const es = await import('edgesketch');
-  const env = new es.EnvelopeReader(received[0]);
-  assert.equal(env.replica, flushed.replica);
-  assert.equal(env.open('requests').value, 300n);
+  const envs = received.map((b) => new es.EnvelopeReader(b));
+  assert.match(envs[0].replica, /^[0-9a-f]{32}$/);
+  assert.ok(envs.every((e) => e.replica === envs[0].replica));
+  assert.deepEqual(envs.map((e) => e.sequence).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(envs.reduce((n, e) => n + e.open('requests').value, 0n), 300n);
+  const union = new es.HyperLogLog();
+  for (const e of envs) union.merge(e.open('uniques:site'));
+  const uniques = union.estimate();
   // The encoding keeps fewer key bits than the live sketch: near-exact, within its bound.
-  const uniques = env.open('uniques:site').estimate();
   assert.ok(uniques.lower <= 120 && 120 <= uniques.upper && Math.abs(uniques.value - 120) < 0.5, JSON.stringify(uniques));
-  // Nothing new: no envelope.
-  assert.equal((await get(`/flush?now=${now}&sink=${encodeURIComponent(sinkUrl + '/ingest')}`)).flushed, false);
+  // Nothing new: nothing more is sent.
+  const again = await get('/flush?wait=1');
+  assert.equal(again.after.envelopes, 9);
+  assert.equal(again.after.sent, 9);
 });
 
 test('golden vectors: workerd makes the same bytes as native', async () => {

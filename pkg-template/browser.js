@@ -1,10 +1,14 @@
 // Browsers (and bundlers): fetches the .wasm beside the glue once, at import (top-level await),
 // so every class is usable synchronously after `import`.
-import init from './web/edgesketch.js';
+import init, * as wasm from './web/edgesketch.js';
+import { createClientWith } from './client.js';
 
 await init({ module_or_path: new URL('./web/edgesketch_bg.wasm', import.meta.url) });
 
 export * from './web/edgesketch.js';
+
+/** An edge client bound to this module: see client.js. */
+export const createClient = (options) => createClientWith(wasm, options);
 
 /** Resolves once the module is ready (it already is after import here). */
 export async function ready() {}

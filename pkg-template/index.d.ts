@@ -7,6 +7,9 @@ export type {
   AddMode, ScoreOptions, TopKOptions, CountMinSketchOptions, QuantilesOptions, RecorderOptions,
 } from './web/edgesketch.js';
 
+export { createClient } from './client.js';
+export type { Client, ClientOptions, ClientStats, FlushResult } from './client.js';
+
 /** Resolves once the WebAssembly module is ready; after `import` it already is in every runtime
  * this package's entries serve (Node, browsers, workerd). */
 export function ready(): Promise<void>;

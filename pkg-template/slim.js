@@ -2,3 +2,8 @@
 // `initSync({ module })`. The .wasm ships as `edgesketch/edgesketch.wasm`.
 export * from './web/edgesketch.js';
 export { default as init } from './web/edgesketch.js';
+import * as wasm from './web/edgesketch.js';
+import { createClientWith } from './client.js';
+
+/** An edge client bound to this module (after `init`): see client.js. */
+export const createClient = (options) => createClientWith(wasm, options);

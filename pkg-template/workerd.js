@@ -1,11 +1,16 @@
 // Cloudflare Workers (workerd): the .wasm is imported as a compiled WebAssembly.Module (Workers
 // refuse to compile wasm from bytes at run time) and instantiated synchronously.
 import module from './web/edgesketch_bg.wasm';
+import * as wasm from './web/edgesketch.js';
 import { initSync } from './web/edgesketch.js';
+import { createClientWith } from './client.js';
 
 initSync({ module });
 
 export * from './web/edgesketch.js';
+
+/** An edge client bound to this module: see client.js. */
+export const createClient = (options) => createClientWith(wasm, options);
 
 /** Resolves once the module is ready (it already is after import here). */
 export async function ready() {}

@@ -43,6 +43,10 @@ grep -q 'options_:' pkg/web/edgesketch.d.ts && { echo "an options parameter kept
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 cp pkg-template/* pkg/
 cp LICENSE-MIT LICENSE-APACHE pkg/
+# The client for CommonJS: the same source with its one export turned into module.exports.
+grep -c '^export ' pkg/client.js | grep -qx 1 || { echo "client.js must have exactly one export" >&2; exit 1; }
+{ echo "'use strict';"; sed 's/^export function createClientWith/function createClientWith/' pkg/client.js
+  echo 'module.exports = { createClientWith };'; } > pkg/client.cjs
 
 raw=$(wc -c < pkg/web/edgesketch_bg.wasm)
 gz=$(gzip -9 -c pkg/web/edgesketch_bg.wasm | wc -c)

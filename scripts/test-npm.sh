@@ -21,7 +21,7 @@ echo '{ "name": "edgesketch-npm-test", "private": true, "type": "module" }' > pa
 npm install --no-audit --no-fund --no-save "$tarball" >/dev/null
 EDGESKETCH_GOLDEN="$root/tests/golden/v1" WORKERD_BIN="$root/node_modules/.bin/workerd" \
   PLAYWRIGHT_CORE="$root/package.json" \
-  node --test --test-concurrency=1 node.test.mjs node.test.cjs workerd.test.mjs chromium.test.mjs
+  node --test --test-concurrency=1 node.test.mjs node.test.cjs client.test.mjs workerd.test.mjs chromium.test.mjs
 
 # The shipped types accept a typed user (and refuse misspelt options).
 "$root/node_modules/.bin/tsc" -p tsconfig.json

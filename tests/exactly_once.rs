@@ -462,3 +462,48 @@ fn a_recorder_refuses_to_wrap_its_sequence_and_loses_nothing() {
     assert!(recorder.count_min("hits", 0.01, 0.01).is_err());
     assert_eq!(recorder.count_min("hits", 0.001, 0.01).unwrap().total(), 1);
 }
+
+#[test]
+fn a_split_envelope_applies_like_the_whole_under_fresh_sequences() {
+    let now = 1_764_115_200_000;
+    let mut recorder = Recorder::with_replica(ReplicaId([7; 16]));
+    let mut whole_recorder = Recorder::with_replica(ReplicaId([8; 16]));
+    for r in [&mut recorder, &mut whole_recorder] {
+        r.counter("a:orders").unwrap().increment(3);
+        r.hyperloglog("b:visitors", 14).unwrap().insert(b"ada");
+        r.top_k("c:pages", 10).unwrap().insert(b"/x", 2).unwrap();
+    }
+    let original = recorder.envelope(now).unwrap().unwrap();
+    let whole = whole_recorder.envelope(now).unwrap().unwrap();
+    assert_eq!(original.id.sequence, 1);
+
+    let (a, b) = recorder.split(&original.bytes).unwrap().expect("three entries split");
+    assert_eq!((a.id.sequence, b.id.sequence), (2, 3));
+    assert_eq!(recorder.next_sequence(), 4);
+    let keys = |bytes: &[u8]| -> Vec<String> {
+        Snapshot::decode(bytes).unwrap().iter().map(|(k, _)| k.to_owned()).collect()
+    };
+    assert_eq!(keys(&a.bytes), ["a:orders"]);
+    assert_eq!(keys(&b.bytes), ["b:visitors", "c:pages"]);
+
+    // The halves, each applied (twice: a retry), give what the whole gives.
+    let mut split_side = Aggregate::new(LedgerConfig::default()).unwrap();
+    let mut whole_side = Aggregate::new(LedgerConfig::default()).unwrap();
+    for bytes in [&a.bytes, &b.bytes, &a.bytes, &b.bytes] {
+        split_side.apply(bytes, now).unwrap();
+    }
+    whole_side.apply(&whole.bytes, now).unwrap();
+    for key in ["a:orders", "b:visitors", "c:pages"] {
+        let (x, y) = (split_side.get(key).unwrap(), whole_side.get(key).unwrap());
+        let mut sx = Snapshot::new(ReplicaId([0; 16]), 0, 0);
+        sx.insert(key, x.clone()).unwrap();
+        let mut sy = Snapshot::new(ReplicaId([0; 16]), 0, 0);
+        sy.insert(key, y.clone()).unwrap();
+        assert_eq!(sx.encode(), sy.encode(), "{key}");
+    }
+
+    // A single entry cannot be split; another replica's envelope is not this recorder's to split.
+    assert!(recorder.split(&a.bytes).unwrap().is_none());
+    assert!(whole_recorder.split(&a.bytes).is_err());
+    assert_eq!(recorder.next_sequence(), 4, "refusals take no sequence numbers");
+}

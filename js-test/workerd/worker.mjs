@@ -1,12 +1,12 @@
 // A Worker as users write one: record events from requests, flush an envelope to a sink with
 // ctx.waitUntil, answer estimates. Served by workerd in js-test/workerd.test.mjs.
 import * as es from 'edgesketch';
-import { HyperLogLog, Recorder, EnvelopeReader, TopK } from 'edgesketch';
+import { HyperLogLog, EnvelopeReader, TopK, createClient } from 'edgesketch';
 import { checkGolden } from 'golden.mjs';
 
-// Module scope may hold state but must not draw randomness: the Recorder draws its replica id
-// lazily, at the first envelope, inside a request.
-const recorder = new Recorder();
+// Module scope may hold state but must not draw randomness: the client's Recorder draws its
+// replica id lazily, at the first envelope, inside a request.
+let client;
 const visitors = new HyperLogLog();
 const pages = new TopK({ capacity: 100 });
 
@@ -15,24 +15,28 @@ export default {
     const url = new URL(request.url);
     const json = (body, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     try {
+      if (url.pathname === '/configure') {
+        client = createClient({ endpoint: url.searchParams.get('sink'), maxEvents: 100, backoffBaseMs: 10 });
+        return json({ configured: true });
+      }
       if (url.pathname === '/record') {
         const user = url.searchParams.get('user');
         const page = url.searchParams.get('page');
         visitors.add(user);
         pages.add(page);
-        recorder.addUnique('uniques:site', user);
-        recorder.increment('requests');
-        recorder.addTopK('top:pages', page);
+        client.addUnique('uniques:site', user);
+        client.increment('requests');
+        client.addTopK('top:pages', page);
         return json({ visitors: visitors.estimate(), requests: 'recorded' });
       }
       if (url.pathname === '/flush') {
-        const bytes = recorder.envelope(Number(url.searchParams.get('now')));
-        if (!bytes) return json({ flushed: false });
-        const sink = url.searchParams.get('sink');
+        // No timer ran in this isolate: envelopes made at the maxEvents threshold wait here.
+        const before = client.stats();
         // The response does not wait for the upload; the runtime keeps the request alive for it.
-        ctx.waitUntil(fetch(sink, { method: 'POST', body: bytes, headers: { 'content-type': 'application/octet-stream' } }));
-        const reader = new EnvelopeReader(bytes);
-        return json({ flushed: true, bytes: bytes.length, replica: reader.replica, sequence: reader.sequence, entries: reader.entries() });
+        const done = client.flush();
+        ctx.waitUntil(done);
+        if (url.searchParams.get('wait')) await done;
+        return json({ before, after: client.stats() });
       }
       if (url.pathname === '/estimates') {
         return json({ visitors: visitors.estimate(), top: pages.top(3), redis: Array.from(visitors.toRedis().subarray(0, 4)) });

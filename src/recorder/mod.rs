@@ -343,6 +343,44 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Splits an envelope this recorder made (that a receiver refused as too large) into two,
+    /// each with about half of its entries, under fresh sequence numbers: the receiver's
+    /// exactly-once rule keys on (replica, sequence), so the halves must not reuse the original's.
+    /// The original's sequence is then never delivered (a receiver reports it as a gap).
+    /// `None` when the envelope holds a single entry and cannot be split.
+    pub fn split(&mut self, bytes: &[u8]) -> Result<Option<(Envelope, Envelope)>> {
+        let snapshot = Snapshot::decode(bytes)?;
+        if Some(snapshot.replica) != self.replica {
+            return Err(Error::InvalidValue {
+                what: "only an envelope of this recorder's replica can be split by it",
+            });
+        }
+        if snapshot.len() < 2 {
+            return Ok(None);
+        }
+        let first = self.next_sequence;
+        let after = first.checked_add(2).ok_or(Error::InvalidValue {
+            what: "sequence numbers of this replica are used up: resume under a new replica id",
+        })?;
+        let half = snapshot.len() / 2;
+        let mut parts = [
+            Snapshot::new(snapshot.replica, first, snapshot.created_ms),
+            Snapshot::new(snapshot.replica, first + 1, snapshot.created_ms),
+        ];
+        for (i, (key, sketch)) in snapshot.iter().enumerate() {
+            parts[usize::from(i >= half)].insert(key, sketch.clone())?;
+        }
+        self.next_sequence = after;
+        let [a, b] = parts.map(|p| Envelope {
+            id: p.id(),
+            created_ms: p.created_ms,
+            bytes: p.encode(),
+        });
+        Ok(Some((a, b)))
+    }
+}
+
 fn check_config(held: SeriesConfig, asked: SeriesConfig) -> Result<()> {
     if held != asked {
         return Err(Error::ParameterMismatch {

@@ -296,6 +296,17 @@ impl JsRecorder {
         Ok(self.inner.envelope(now).map_err(js_error)?.map(|e| e.bytes))
     }
 
+    /// Splits an envelope this recorder made (refused as too large: HTTP 413) into two halves
+    /// of its entries under fresh sequence numbers; `undefined` when it holds a single entry.
+    pub fn split(&mut self, bytes: &[u8]) -> JsResult<Option<Vec<js_sys::Uint8Array>>> {
+        Ok(self.inner.split(bytes).map_err(js_error)?.map(|(a, b)| {
+            vec![
+                js_sys::Uint8Array::from(&a.bytes[..]),
+                js_sys::Uint8Array::from(&b.bytes[..]),
+            ]
+        }))
+    }
+
     /// The replica id (32 hex digits), once known.
     #[wasm_bindgen(getter)]
     pub fn replica(&self) -> Option<String> {
