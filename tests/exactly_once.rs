@@ -477,11 +477,18 @@ fn a_split_envelope_applies_like_the_whole_under_fresh_sequences() {
     let whole = whole_recorder.envelope(now).unwrap().unwrap();
     assert_eq!(original.id.sequence, 1);
 
-    let (a, b) = recorder.split(&original.bytes).unwrap().expect("three entries split");
+    let (a, b) = recorder
+        .split(&original.bytes)
+        .unwrap()
+        .expect("three entries split");
     assert_eq!((a.id.sequence, b.id.sequence), (2, 3));
     assert_eq!(recorder.next_sequence(), 4);
     let keys = |bytes: &[u8]| -> Vec<String> {
-        Snapshot::decode(bytes).unwrap().iter().map(|(k, _)| k.to_owned()).collect()
+        Snapshot::decode(bytes)
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.to_owned())
+            .collect()
     };
     assert_eq!(keys(&a.bytes), ["a:orders"]);
     assert_eq!(keys(&b.bytes), ["b:visitors", "c:pages"]);
@@ -505,5 +512,9 @@ fn a_split_envelope_applies_like_the_whole_under_fresh_sequences() {
     // A single entry cannot be split; another replica's envelope is not this recorder's to split.
     assert!(recorder.split(&a.bytes).unwrap().is_none());
     assert!(whole_recorder.split(&a.bytes).is_err());
-    assert_eq!(recorder.next_sequence(), 4, "refusals take no sequence numbers");
+    assert_eq!(
+        recorder.next_sequence(),
+        4,
+        "refusals take no sequence numbers"
+    );
 }
