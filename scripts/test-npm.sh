@@ -8,6 +8,18 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 bash scripts/build-npm.sh
+
+# The adapter's own tests (wasm/tests) inside Node and headless Chromium (wasm-bindgen-test).
+tools="${EDGESKETCH_TOOLS:-$HOME/.cache/edgesketch/tools}"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$tools/bin/wasm-bindgen-test-runner"
+cargo test -p edgesketch-wasm --target wasm32-unknown-unknown --target-dir target/npm-wasm-test
+printf '{ "goog:chromeOptions": { "args": [%s] } }\n' \
+  '"--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"' \
+  > target/webdriver.json
+WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
+  WASM_BINDGEN_TEST_WEBDRIVER_JSON="$root/target/webdriver.json" \
+  cargo test -p edgesketch-wasm --target wasm32-unknown-unknown --target-dir target/npm-wasm-test
+unset CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER
 [ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] && [ -x node_modules/.bin/tsc ] ||
   npm ci --no-audit --no-fund
 tarball=$(ls "$root"/pkg/edgesketch-*.tgz)
