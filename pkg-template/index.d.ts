@@ -1,6 +1,6 @@
 export {
   HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,
-  Recorder, EnvelopeReader,
+  Recorder, EnvelopeReader, benchNoop,
 } from './web/edgesketch.js';
 export type {
   HyperLogLogOptions, SeriesOptions, WindowCounterOptions, UniqueSeriesOptions, LeaderboardOptions,

@@ -5,5 +5,5 @@ const wasm = createRequire(import.meta.url)('./node.cjs');
 
 export const {
   HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,
-  Recorder, EnvelopeReader, ready, createClient,
+  Recorder, EnvelopeReader, ready, createClient, benchNoop,
 } = wasm;

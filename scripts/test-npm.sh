@@ -2,7 +2,7 @@
 # Tests the npm package as users get it: builds and packs it (scripts/build-npm.sh), installs the
 # tarball into a scratch project, and runs js-test/ there: Node (ESM and CJS), a real Worker on
 # workerd (npm) and a page in headless Chromium (Debian's, through playwright-core), all on
-# 127.0.0.1.
+# 127.0.0.1; and the adapter's wasm-bindgen-test suite (wasm/tests) in Node and headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

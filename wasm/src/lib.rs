@@ -312,3 +312,10 @@ export interface QuantilesOptions { /** Relative accuracy (default 0.01). */ alp
 /** Options of `new Recorder(...)`. */
 export interface RecorderOptions { /** 32 hex digits; random when absent. */ replica?: string; /** For a sender resuming. */ nextSequence?: number }
 "#;
+
+/// Takes a string into WebAssembly and does nothing with it: the yardstick of the JS benchmarks
+/// (bench/js), what one call with a string costs before any work.
+#[wasm_bindgen(js_name = benchNoop)]
+pub fn bench_noop(item: &str) -> usize {
+    item.len()
+}
