@@ -55,6 +55,14 @@ test('HyperLogLog: counts, bounds, batches, Redis bytes, JSON', () => {
   const single = new es.HyperLogLog();
   for (const s of strings) single.add(s);
   assert.deepEqual(many.toBytes(), single.toBytes());
+  // Non-ASCII items, long items and a buffer that must grow take the same path.
+  const mixed = ['ünïcode', 'ключ', '👋 hello', 'x'.repeat(70_000), '', 'plain'];
+  const mixedMany = new es.HyperLogLog();
+  mixedMany.addMany(mixed);
+  const mixedSingle = new es.HyperLogLog();
+  for (const s of mixed) mixedSingle.add(s);
+  assert.deepEqual(mixedMany.toBytes(), mixedSingle.toBytes());
+  assert.throws(() => mixedMany.addMany(['a', 7]), /item 1 is not a string/);
   assert.deepEqual(packed.toBytes(), single.toBytes());
 
   // Redis round trip and the Redis estimate as a BigInt.

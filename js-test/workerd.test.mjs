@@ -71,6 +71,7 @@ const worker :Workerd.Worker = (
     (name = "edgesketch", esModule = embed "${pkg}/workerd.js"),
     (name = "web/edgesketch.js", esModule = embed "${pkg}/web/edgesketch.js"),
     (name = "client.js", esModule = embed "${pkg}/client.js"),
+    (name = "batch.js", esModule = embed "${pkg}/batch.js"),
     (name = "web/edgesketch_bg.wasm", wasm = embed "${pkg}/web/edgesketch_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",

@@ -2,8 +2,11 @@
 // so every class is usable synchronously after `import`.
 import init, * as wasm from './web/edgesketch.js';
 import { createClientWith } from './client.js';
+import { withFastBatches } from './batch.js';
 
 await init({ module_or_path: new URL('./web/edgesketch_bg.wasm', import.meta.url) });
+
+withFastBatches(wasm);
 
 export * from './web/edgesketch.js';
 

@@ -4,8 +4,10 @@ import module from './web/edgesketch_bg.wasm';
 import * as wasm from './web/edgesketch.js';
 import { initSync } from './web/edgesketch.js';
 import { createClientWith } from './client.js';
+import { withFastBatches } from './batch.js';
 
 initSync({ module });
+withFastBatches(wasm);
 
 export * from './web/edgesketch.js';
 

@@ -43,10 +43,15 @@ grep -q 'options_:' pkg/web/edgesketch.d.ts && { echo "an options parameter kept
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 cp pkg-template/* pkg/
 cp LICENSE-MIT LICENSE-APACHE pkg/
-# The client for CommonJS: the same source with its one export turned into module.exports.
-grep -c '^export ' pkg/client.js | grep -qx 1 || { echo "client.js must have exactly one export" >&2; exit 1; }
-{ echo "'use strict';"; sed 's/^export function createClientWith/function createClientWith/' pkg/client.js
-  echo 'module.exports = { createClientWith };'; } > pkg/client.cjs
+# The client and the batch helpers for CommonJS: the same source with its one export turned into
+# module.exports.
+for module in client batch; do
+  fn=$(sed -n 's/^export function \([A-Za-z]*\).*/\1/p' "pkg/$module.js")
+  [ "$(grep -c '^export ' "pkg/$module.js")" = 1 ] && [ -n "$fn" ] ||
+    { echo "pkg-template/$module.js must have exactly one export, a function" >&2; exit 1; }
+  { echo "'use strict';"; sed "s/^export function $fn/function $fn/" "pkg/$module.js"
+    echo "module.exports = { $fn };"; } > "pkg/$module.cjs"
+done
 
 raw=$(wc -c < pkg/web/edgesketch_bg.wasm)
 gz=$(gzip -9 -c pkg/web/edgesketch_bg.wasm | wc -c)
