@@ -184,7 +184,12 @@ impl Leaderboard {
                 what: "leaderboard capacity is at most 2^24 (0: unlimited)",
             });
         }
-        Ok(Leaderboard {
+        Ok(Leaderboard::empty(rule, best, capacity))
+    }
+
+    /// An empty board (parameters already checked).
+    fn empty(rule: MergeRule, best: Best, capacity: u32) -> Leaderboard {
+        Leaderboard {
             rule,
             best,
             capacity,
@@ -196,7 +201,7 @@ impl Leaderboard {
             fenwick: Vec::new(),
             len: 0,
             missing: 0.0,
-        })
+        }
     }
 
     /// The merge rule.
@@ -681,19 +686,7 @@ impl Leaderboard {
 
     /// An empty board with the same rule, best end and capacity.
     pub fn emptied(&self) -> Leaderboard {
-        Leaderboard {
-            rule: self.rule,
-            best: self.best,
-            capacity: self.capacity,
-            members: Vec::new(),
-            free: Vec::new(),
-            index: HashTable::new(),
-            hasher: TableHasher::default(),
-            chunks: Vec::new(),
-            fenwick: Vec::new(),
-            len: 0,
-            missing: 0.0,
-        }
+        Leaderboard::empty(self.rule, self.best, self.capacity)
     }
 
     /// Every member, by member bytes (the canonical order of the wire format).
