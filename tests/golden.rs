@@ -575,3 +575,36 @@ fn golden_vectors_decode_check_and_reencode_byte_equal() {
         );
     }
 }
+
+/// `Sketch::to_bytes`/`from_bytes` (any family) agree byte for byte with each family's own
+/// bare format, for every sketch of the every-family envelope; a wrong family byte is refused.
+#[test]
+fn any_family_bare_bytes_match_each_familys_own() {
+    use edgesketch::{Sketch, Snapshot};
+    let bytes = std::fs::read(dir().join("snapshot_every_family.bin"))
+        .expect("tests/golden/v1/snapshot_every_family.bin: regenerate with BLESS=1 cargo test --test golden");
+    let snapshot = Snapshot::decode(&bytes).unwrap();
+    let mut families = 0;
+    for (key, sketch) in snapshot.iter() {
+        let own = match sketch {
+            Sketch::HyperLogLog(x) => x.to_bytes(),
+            Sketch::Counter(x) => x.to_bytes(),
+            Sketch::WindowCounter(x) => x.to_bytes(),
+            Sketch::UniqueSeries(x) => x.to_bytes(),
+            Sketch::Leaderboard(x) => x.to_bytes(),
+            Sketch::TopK(x) => x.to_bytes(),
+            Sketch::CountMin(x) => x.to_bytes(),
+            Sketch::Quantiles(x) => x.to_bytes(),
+            _ => unreachable!("a family without a case here: {key}"),
+        };
+        assert_eq!(sketch.to_bytes(), own, "{key}");
+        let back = Sketch::from_bytes(&own).unwrap();
+        assert_eq!(back.family(), sketch.family(), "{key}");
+        assert_eq!(back.to_bytes(), own, "{key}");
+        families += 1;
+    }
+    assert_eq!(families, 8);
+    assert!(Sketch::from_bytes(&[1, 99, 0]).is_err());
+    assert!(Sketch::from_bytes(&[2, 1, 1, 14]).is_err());
+    assert!(Sketch::from_bytes(&[]).is_err());
+}

@@ -338,6 +338,36 @@ impl Sketch {
         }
     }
 
+    /// The sketch on its own (docs/FORMAT.md §3), whatever its family: what a store keeps per key
+    /// and what a raw export serves. Each family's own `from_bytes` reads it too.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut params = Vec::new();
+        let mut payload = Vec::new();
+        self.encode_parts(&mut params, &mut payload);
+        let mut out = Vec::with_capacity(4 + params.len() + payload.len());
+        out.push(wire::BARE_FORMAT_VERSION);
+        out.push(self.family().id());
+        codec::put_length_prefixed(&mut out, &params);
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Reads [`Sketch::to_bytes`] output (or any family's `to_bytes`), dispatching on the family
+    /// byte. Hostile input gets an error, never a panic.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Sketch> {
+        let mut r = Reader::new(bytes);
+        let version = r.u8("sketch format version")?;
+        if version != wire::BARE_FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: u16::from(version),
+                supported: u16::from(wire::BARE_FORMAT_VERSION),
+            });
+        }
+        let family = r.u8("sketch family")?;
+        let params = r.length_prefixed("sketch params")?;
+        Sketch::decode(family, params, r.rest())
+    }
+
     fn encode_parts(&self, params: &mut Vec<u8>, payload: &mut Vec<u8>) {
         match self {
             Sketch::HyperLogLog(x) => encode_with(x, params, payload),

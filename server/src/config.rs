@@ -1,0 +1,125 @@
+//! Command line and environment: every flag has an `EDGESKETCH_*` equivalent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The edgesketch merge server.
+#[derive(Debug, Parser)]
+#[command(name = "edgesketch-server", version, about)]
+pub struct Cli {
+    /// What to run (default: `serve`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server settings (for `serve`, and for the server that `demo` starts).
+    #[command(flatten)]
+    pub server: ServerConfig,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the merge server (the default).
+    Serve,
+    /// Run the server plus a fleet of synthetic edge workers sending it real envelopes.
+    Demo(DemoConfig),
+    /// Print the SHA-256 digest of a token, for the tenants file.
+    HashToken {
+        /// The token (it is only hashed, never stored).
+        token: String,
+    },
+}
+
+/// The server's settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    #[arg(long, env = "EDGESKETCH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory of the embedded store (created if missing).
+    #[arg(long, env = "EDGESKETCH_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Tenants and their hashed tokens (TOML; see docs/OPERATIONS.md). Required unless --open.
+    #[arg(long, env = "EDGESKETCH_TENANTS")]
+    pub tenants: Option<PathBuf>,
+    /// No authentication: every request acts for the single tenant `public`. For local use only.
+    #[arg(long, env = "EDGESKETCH_OPEN", conflicts_with = "tenants")]
+    pub open: bool,
+    /// Origins allowed to call the API from browsers (CORS); repeat or comma-separate.
+    #[arg(long, env = "EDGESKETCH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Largest request body accepted, in bytes (as sent, before gzip decompression).
+    #[arg(long, env = "EDGESKETCH_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Largest envelope accepted after gzip decompression, in bytes.
+    #[arg(long, env = "EDGESKETCH_MAX_ENVELOPE_BYTES", default_value_t = 8 << 20)]
+    pub max_envelope_bytes: usize,
+    /// Most entries (keys) in one envelope.
+    #[arg(long, env = "EDGESKETCH_MAX_ENTRIES", default_value_t = 1024)]
+    pub max_entries: usize,
+    /// Longest key accepted, in bytes.
+    #[arg(long, env = "EDGESKETCH_MAX_KEY_BYTES", default_value_t = 256)]
+    pub max_key_bytes: usize,
+    /// Most keys one tenant may hold (default for tenants without their own `max_keys`).
+    #[arg(
+        long,
+        env = "EDGESKETCH_MAX_KEYS_PER_TENANT",
+        default_value_t = 100_000
+    )]
+    pub max_keys_per_tenant: u64,
+    /// Most bytes of stored sketches one tenant may hold (encoded size; default for tenants
+    /// without their own `max_bytes`).
+    #[arg(long, env = "EDGESKETCH_MAX_BYTES_PER_TENANT", default_value_t = 1 << 30)]
+    pub max_bytes_per_tenant: u64,
+    /// Memory for hot sketches, in bytes of their encoded size (least recently used go first).
+    #[arg(long, env = "EDGESKETCH_CACHE_BYTES", default_value_t = 256 << 20)]
+    pub cache_bytes: usize,
+    /// Most envelopes committed in one transaction.
+    #[arg(long, env = "EDGESKETCH_BATCH_MAX", default_value_t = 256)]
+    pub batch_max: usize,
+    /// How long a batch waits for more envelopes before it commits, in milliseconds.
+    #[arg(long, env = "EDGESKETCH_BATCH_WAIT_MS", default_value_t = 2)]
+    pub batch_wait_ms: u64,
+    /// Envelopes waiting for the writer; beyond this ingest answers 503 with Retry-After.
+    #[arg(long, env = "EDGESKETCH_QUEUE", default_value_t = 4096)]
+    pub queue: usize,
+    /// A request body must arrive within this many milliseconds (else 408).
+    #[arg(long, env = "EDGESKETCH_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+    /// A sequence gap is reported as drift once it has stayed open this many seconds.
+    #[arg(long, env = "EDGESKETCH_DRIFT_GRACE_SECS", default_value_t = 60)]
+    pub drift_grace_secs: u64,
+    /// Seconds between background maintenance rounds (retention of series, idle senders).
+    #[arg(long, env = "EDGESKETCH_MAINTENANCE_SECS", default_value_t = 60)]
+    pub maintenance_secs: u64,
+    /// Directory of the dashboard served at `/` (the built `www/`); a built-in page if absent.
+    #[arg(long, env = "EDGESKETCH_WWW_DIR", default_value = "./www")]
+    pub www_dir: PathBuf,
+}
+
+impl ServerConfig {
+    /// Defaults as if no flag was given, with the store in `data_dir` (for tests).
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        let mut config = Cli::parse_from(["edgesketch-server", "--open"]).server;
+        config.data_dir = data_dir;
+        config
+    }
+}
+
+/// The demo's settings.
+#[derive(Debug, Clone, Args)]
+pub struct DemoConfig {
+    /// Simulated edge workers (each one a sender with its own replica id).
+    #[arg(long, env = "EDGESKETCH_DEMO_WORKERS", default_value_t = 8)]
+    pub workers: usize,
+    /// Events per second across all workers.
+    #[arg(long, env = "EDGESKETCH_DEMO_RATE", default_value_t = 2_000)]
+    pub rate: u64,
+    /// Milliseconds between a worker's flushes.
+    #[arg(long, env = "EDGESKETCH_DEMO_FLUSH_MS", default_value_t = 1_000)]
+    pub flush_ms: u64,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long, env = "EDGESKETCH_DEMO_SECONDS")]
+    pub seconds: Option<u64>,
+}

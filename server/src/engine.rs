@@ -1,0 +1,962 @@
+//! The engine: one writer thread that applies envelopes exactly once with group commit, a bounded
+//! in-memory cache of hot sketches, and each tenant's ledger and usage.
+//!
+//! # Ingest, step by step
+//! 1. A handler decodes and checks the envelope (nothing is shared yet) and queues it.
+//! 2. The writer takes up to `batch_max` queued envelopes (waiting at most `batch_wait` for more
+//!    after the first) and applies each, as edgesketch's `Aggregate` does: the tenant's ledger
+//!    admits it (new, duplicate or refused), each entry merges into a copy of the stored sketch,
+//!    quotas are checked, and only then is the admission recorded. Copies go into the batch's
+//!    dirty set; nothing visible has changed yet.
+//! 3. One transaction writes the dirty sketches and the touched tenants' ledgers. Only after it
+//!    commits are the copies put into the cache and every request of the batch answered, so an
+//!    "applied" answer means "on disk", and a crash before the commit loses only unanswered work
+//!    (its senders retry the same bytes, which the recovered ledger has not seen).
+//! 4. If the commit fails, the touched tenants' ledgers and usage are reloaded from the store
+//!    (forgetting this batch's admissions) and every request of the batch gets 503: retry.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use edgesketch::ledger::Gap;
+use edgesketch::snapshot::EntryMerge;
+use edgesketch::{
+    Admit, Error as CoreError, Family, Ledger, LedgerConfig, ReplicaId, Sketch, Snapshot,
+};
+use serde::Serialize;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::auth::Tenant;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::{CommitBatch, SketchWrite, Store, StoreError, Usage};
+
+/// A clock in milliseconds since the epoch (replaceable in tests).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    })
+}
+
+/// The engine's settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Most envelopes per transaction.
+    pub batch_max: usize,
+    /// Wait for more envelopes after the first of a batch.
+    pub batch_wait: Duration,
+    /// Queue length; beyond it, 503.
+    pub queue: usize,
+    /// Cache budget in encoded bytes.
+    pub cache_bytes: usize,
+    /// Default quotas.
+    pub max_keys_per_tenant: u64,
+    /// Default quotas.
+    pub max_bytes_per_tenant: u64,
+    /// A gap counts as drift after this long.
+    pub drift_grace_ms: i64,
+    /// Ledger limits for tenants seen for the first time.
+    pub ledger: LedgerConfig,
+}
+
+/// What a change event announces (for `/v1/events`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Changed {
+    /// The tenant.
+    #[serde(skip)]
+    pub tenant: Arc<str>,
+    /// Keys changed by one commit.
+    pub keys: Vec<String>,
+    /// Server time of the commit.
+    pub at_ms: i64,
+}
+
+/// One refused entry, or refused buckets of a merged series entry.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EntryRejection {
+    /// Key.
+    pub key: String,
+    /// Family name.
+    pub family: &'static str,
+    /// Stable code: `parameter_mismatch`, `family_mismatch`, `late_buckets`, `future_buckets`,
+    /// `invalid_entry`.
+    pub code: &'static str,
+    /// What happened.
+    pub detail: String,
+    /// Buckets refused (series only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<u64>,
+    /// Events in the refused buckets (series only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+}
+
+/// The answer to an ingest.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IngestReport {
+    /// `applied` (committed) or `duplicate` (applied before; nothing changed).
+    pub outcome: &'static str,
+    /// The sender.
+    pub replica: String,
+    /// The envelope's number.
+    pub sequence: u64,
+    /// Entries in the envelope.
+    pub entries: usize,
+    /// Entries merged.
+    pub merged: usize,
+    /// Entries (or series buckets) refused; the rest of the envelope was applied.
+    pub rejected: Vec<EntryRejection>,
+}
+
+/// What a sender has been seen writing (for the drift report), since the server started.
+#[derive(Debug, Clone, Default)]
+struct SenderInfo {
+    /// First segments of the keys it writes (at most [`MAX_PREFIXES`]).
+    prefixes: Vec<String>,
+    applied: u64,
+}
+
+const MAX_PREFIXES: usize = 16;
+
+/// A tenant's ledger, usage and senders.
+#[derive(Debug)]
+pub struct TenantState {
+    ledger: Ledger,
+    usage: Usage,
+    senders: HashMap<ReplicaId, SenderInfo>,
+}
+
+/// The drift report of one tenant: envelopes its senders made that never arrived.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftReport {
+    /// A gap counts once it has been open this long.
+    pub grace_ms: i64,
+    /// Senders the ledger tracks.
+    pub senders: usize,
+    /// Senders with at least one gap past the grace period.
+    pub senders_with_gaps: usize,
+    /// Envelopes missing past the grace period.
+    pub missing_envelopes: u64,
+    /// Envelopes applied since the server started (from senders still tracked).
+    pub applied_envelopes: u64,
+    /// `missing / (missing + applied)`: how far low the tenant's additive counts may be.
+    pub missing_fraction: f64,
+    /// The same per key prefix (the key up to its first `:`, `/` or `.`), worst first.
+    pub prefixes: Vec<PrefixDrift>,
+    /// The oldest open gaps (at most 100).
+    pub gaps: Vec<GapReport>,
+}
+
+/// Drift of the senders that write keys under one prefix.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrefixDrift {
+    /// The prefix.
+    pub prefix: String,
+    /// Senders writing it.
+    pub senders: usize,
+    /// Their missing envelopes.
+    pub missing_envelopes: u64,
+    /// Their applied envelopes.
+    pub applied_envelopes: u64,
+    /// `missing / (missing + applied)`.
+    pub missing_fraction: f64,
+}
+
+/// One open gap.
+#[derive(Debug, Clone, Serialize)]
+pub struct GapReport {
+    /// The sender.
+    pub replica: String,
+    /// First missing sequence.
+    pub from: u64,
+    /// One past the last.
+    pub to: u64,
+    /// When it opened (server time).
+    pub opened_ms: i64,
+}
+
+/// The prefix a key is reported under in the drift report.
+pub fn key_prefix(key: &str) -> &str {
+    key.split([':', '/', '.']).next().unwrap_or(key)
+}
+
+struct CacheEntry {
+    sketch: Arc<Sketch>,
+    size: usize,
+    used: u64,
+}
+
+/// Hot sketches by `tenant \0 key`, bounded by their encoded size; least recently used go first.
+#[derive(Default)]
+struct Cache {
+    map: HashMap<String, CacheEntry>,
+    bytes: usize,
+    budget: usize,
+    tick: u64,
+}
+
+fn cache_key(tenant: &str, key: &str) -> String {
+    let mut k = String::with_capacity(tenant.len() + 1 + key.len());
+    k.push_str(tenant);
+    k.push('\0');
+    k.push_str(key);
+    k
+}
+
+impl Cache {
+    fn get(&mut self, key: &str) -> Option<(Arc<Sketch>, usize)> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.map.get_mut(key).map(|e| {
+            e.used = tick;
+            (e.sketch.clone(), e.size)
+        })
+    }
+
+    fn insert(&mut self, key: String, sketch: Arc<Sketch>, size: usize) {
+        self.tick += 1;
+        let entry = CacheEntry {
+            sketch,
+            size,
+            used: self.tick,
+        };
+        if let Some(old) = self.map.insert(key, entry) {
+            self.bytes -= old.size;
+        }
+        self.bytes += size;
+        if self.bytes > self.budget {
+            // Evict down to 90 % of the budget in one go, so eviction's sort is amortised.
+            let target = self.budget / 10 * 9;
+            let mut by_age: Vec<(u64, String)> =
+                self.map.iter().map(|(k, e)| (e.used, k.clone())).collect();
+            by_age.sort_unstable();
+            for (_, k) in by_age {
+                if self.bytes <= target {
+                    break;
+                }
+                if let Some(e) = self.map.remove(&k) {
+                    self.bytes -= e.size;
+                }
+            }
+        }
+    }
+}
+
+/// A queued request for the writer.
+enum Job {
+    Ingest {
+        tenant: Tenant,
+        snapshot: Snapshot,
+        reply: oneshot::Sender<Result<IngestReport, ApiError>>,
+    },
+    Maintain {
+        reply: oneshot::Sender<()>,
+    },
+    Stop,
+}
+
+/// State shared by the writer and the request handlers.
+pub struct Shared {
+    store: Arc<dyn Store>,
+    cache: Mutex<Cache>,
+    tenants: Mutex<HashMap<Arc<str>, TenantState>>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    events: broadcast::Sender<Arc<Changed>>,
+    config: EngineConfig,
+    clock: Clock,
+}
+
+/// The engine: a handle to the writer thread and the shared state.
+pub struct Engine {
+    shared: Arc<Shared>,
+    queue: SyncSender<Job>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks is a bug; the data is still consistent enough to
+    // serve (every mutation under them is completed before the lock is released).
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn store_unavailable(e: &StoreError) -> ApiError {
+    tracing::error!(error = %e, "store");
+    ApiError::unavailable(
+        "store_unavailable",
+        "the store could not be read or written; retry the same request",
+        1,
+    )
+}
+
+impl Engine {
+    /// Starts the writer thread over `store`.
+    pub fn start(
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> Self {
+        let (queue, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
+        let (events, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            store,
+            cache: Mutex::new(Cache {
+                budget: config.cache_bytes,
+                ..Cache::default()
+            }),
+            tenants: Mutex::new(HashMap::new()),
+            metrics,
+            events,
+            config,
+            clock,
+        });
+        let writer_shared = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("edgesketch-writer".into())
+            .spawn(move || writer_loop(&writer_shared, &rx))
+            .expect("spawning the writer thread");
+        Engine {
+            shared,
+            queue,
+            writer: Mutex::new(Some(writer)),
+        }
+    }
+
+    /// The shared state (for queries).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn submit(&self, job: Job) -> Result<(), ApiError> {
+        match self.queue.try_send(job) {
+            Ok(()) => {
+                self.shared.metrics.queue_depth.inc();
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => Err(ApiError::unavailable(
+                "overloaded",
+                "the server is taking in more envelopes than it can commit; retry after the pause",
+                1,
+            )),
+            Err(TrySendError::Disconnected(_)) => Err(ApiError::unavailable(
+                "shutting_down",
+                "the server is shutting down; retry against its successor",
+                1,
+            )),
+        }
+    }
+
+    /// Queues a decoded envelope of `tenant` and waits until it is committed (or refused).
+    pub async fn ingest(
+        &self,
+        tenant: Tenant,
+        snapshot: Snapshot,
+    ) -> Result<IngestReport, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Ingest {
+            tenant,
+            snapshot,
+            reply,
+        })?;
+        answer.await.unwrap_or_else(|_| {
+            Err(ApiError::unavailable(
+                "shutting_down",
+                "the writer stopped before answering; retry the same request",
+                1,
+            ))
+        })
+    }
+
+    /// Runs one maintenance round (retention of series, idle senders) and waits for it.
+    pub async fn maintain(&self) -> Result<(), ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Maintain { reply })?;
+        answer
+            .await
+            .map_err(|_| ApiError::unavailable("shutting_down", "the writer stopped", 1))
+    }
+
+    /// Commits what is queued, stops the writer and waits for it.
+    pub fn close(&self) {
+        // A blocking send: the stop goes behind everything already queued.
+        let _ = self.queue.send(Job::Stop);
+        if let Some(handle) = lock(&self.writer).take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Subscribes to change events.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Changed>> {
+        self.shared.events.subscribe()
+    }
+}
+
+impl Shared {
+    /// The server's clock.
+    pub fn now_ms(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// A tenant's sketch under `key`, from memory or the store. Blocking (may read the store).
+    pub fn sketch(&self, tenant: &str, key: &str) -> Result<Option<Arc<Sketch>>, ApiError> {
+        Ok(self.lookup(tenant, key)?.map(|(s, _)| s))
+    }
+
+    fn lookup(&self, tenant: &str, key: &str) -> Result<Option<(Arc<Sketch>, usize)>, ApiError> {
+        let ck = cache_key(tenant, key);
+        // The store is read under the cache lock: the writer inserts a newer version only after
+        // its commit and under this lock, so a version read here can never overwrite a newer one.
+        let mut cache = lock(&self.cache);
+        if let Some(hit) = cache.get(&ck) {
+            self.metrics.cache_hits.inc();
+            return Ok(Some(hit));
+        }
+        self.metrics.cache_misses.inc();
+        let Some(bytes) = self
+            .store
+            .load_sketch(tenant, key)
+            .map_err(|e| store_unavailable(&e))?
+        else {
+            return Ok(None);
+        };
+        let sketch = Sketch::from_bytes(&bytes)
+            .map_err(|e| ApiError::internal("a stored sketch does not decode", e))?;
+        let sketch = Arc::new(sketch);
+        cache.insert(ck, sketch.clone(), bytes.len());
+        self.update_cache_gauges(&cache);
+        Ok(Some((sketch, bytes.len())))
+    }
+
+    fn update_cache_gauges(&self, cache: &Cache) {
+        self.metrics.cache_bytes.set(cache.bytes as i64);
+        self.metrics.cache_entries.set(cache.map.len() as i64);
+    }
+
+    fn tenant_state<'a>(
+        &self,
+        tenants: &'a mut HashMap<Arc<str>, TenantState>,
+        name: &Arc<str>,
+    ) -> Result<&'a mut TenantState, ApiError> {
+        if !tenants.contains_key(name) {
+            let state = self.load_tenant(name).map_err(|e| store_unavailable(&e))?;
+            tenants.insert(name.clone(), state);
+        }
+        Ok(tenants.get_mut(name).expect("inserted above"))
+    }
+
+    fn load_tenant(&self, name: &str) -> Result<TenantState, StoreError> {
+        let ledger = match self.store.load_ledger(name)? {
+            Some(bytes) => Ledger::from_bytes(&bytes)
+                .map_err(|e| StoreError(format!("tenant {name}: stored ledger: {e}")))?,
+            None => Ledger::new(self.config.ledger)
+                .map_err(|e| StoreError(format!("ledger config: {e}")))?,
+        };
+        let usage = self.store.usage(name)?;
+        Ok(TenantState {
+            ledger,
+            usage,
+            senders: HashMap::new(),
+        })
+    }
+
+    /// A tenant's stored totals.
+    pub fn usage(&self, tenant: &Arc<str>) -> Result<Usage, ApiError> {
+        let mut tenants = lock(&self.tenants);
+        Ok(self.tenant_state(&mut tenants, tenant)?.usage)
+    }
+
+    /// A tenant's drift report.
+    pub fn drift(&self, tenant: &Arc<str>) -> Result<DriftReport, ApiError> {
+        let now = self.now_ms();
+        let mut tenants = lock(&self.tenants);
+        let state = self.tenant_state(&mut tenants, tenant)?;
+        Ok(drift_report(state, now, self.config.drift_grace_ms))
+    }
+}
+
+fn fraction(missing: u64, applied: u64) -> f64 {
+    if missing + applied == 0 {
+        0.0
+    } else {
+        missing as f64 / (missing + applied) as f64
+    }
+}
+
+fn drift_report(state: &TenantState, now: i64, grace_ms: i64) -> DriftReport {
+    let due = |g: &Gap| g.opened_ms <= now.saturating_sub(grace_ms);
+    let mut gaps = Vec::new();
+    let mut missing_by_sender: HashMap<ReplicaId, u64> = HashMap::new();
+    for (replica, sender_gaps) in state.ledger.gaps() {
+        let missing: u64 = sender_gaps.iter().filter(|g| due(g)).map(Gap::len).sum();
+        if missing > 0 {
+            missing_by_sender.insert(replica, missing);
+        }
+        for g in sender_gaps.iter().filter(|g| due(g)) {
+            gaps.push(GapReport {
+                replica: replica.to_string(),
+                from: g.from,
+                to: g.to,
+                opened_ms: g.opened_ms,
+            });
+        }
+    }
+    gaps.sort_by_key(|g| g.opened_ms);
+    gaps.truncate(100);
+    let missing_envelopes: u64 = missing_by_sender.values().sum();
+    let applied_envelopes: u64 = state.senders.values().map(|s| s.applied).sum();
+    let mut by_prefix: HashMap<&str, (usize, u64, u64)> = HashMap::new();
+    for (replica, info) in &state.senders {
+        let missing = missing_by_sender.get(replica).copied().unwrap_or(0);
+        for p in &info.prefixes {
+            let e = by_prefix.entry(p).or_default();
+            e.0 += 1;
+            e.1 += missing;
+            e.2 += info.applied;
+        }
+    }
+    let mut prefixes: Vec<PrefixDrift> = by_prefix
+        .into_iter()
+        .map(|(prefix, (senders, missing, applied))| PrefixDrift {
+            prefix: prefix.to_string(),
+            senders,
+            missing_envelopes: missing,
+            applied_envelopes: applied,
+            missing_fraction: fraction(missing, applied),
+        })
+        .collect();
+    prefixes.sort_by(|a, b| {
+        b.missing_fraction
+            .total_cmp(&a.missing_fraction)
+            .then_with(|| a.prefix.cmp(&b.prefix))
+    });
+    DriftReport {
+        grace_ms,
+        senders: state.ledger.senders(),
+        senders_with_gaps: missing_by_sender.len(),
+        missing_envelopes,
+        applied_envelopes,
+        missing_fraction: fraction(missing_envelopes, applied_envelopes),
+        prefixes,
+        gaps,
+    }
+}
+
+/// A merged sketch waiting for the batch's commit.
+struct Staged {
+    tenant: Arc<str>,
+    key: String,
+    sketch: Arc<Sketch>,
+    bytes: Vec<u8>,
+}
+
+/// One batch's changes, by cache key.
+#[derive(Default)]
+struct Batch {
+    dirty: HashMap<String, Staged>,
+    touched: HashSet<Arc<str>>,
+}
+
+fn writer_loop(shared: &Shared, rx: &Receiver<Job>) {
+    let mut cursor: Option<(String, String)> = None;
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let deadline = Instant::now() + shared.config.batch_wait;
+        while jobs.len() < shared.config.batch_max.max(1) {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(job) => jobs.push(job),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        shared.metrics.queue_depth.dec_by(jobs.len() as i64);
+        if !run_batch(shared, jobs, &mut cursor) {
+            return;
+        }
+    }
+}
+
+/// Applies and commits one batch; false once a stop was seen.
+fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, String)>) -> bool {
+    let now = shared.now_ms();
+    let mut batch = Batch::default();
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut maintenance_replies = Vec::new();
+    let mut keep_running = true;
+    let mut tenants = lock(&shared.tenants);
+    let mut envelopes = 0u64;
+    for job in jobs {
+        match job {
+            Job::Ingest {
+                tenant,
+                snapshot,
+                reply,
+            } => {
+                envelopes += 1;
+                let result = apply(shared, &mut tenants, &mut batch, &tenant, &snapshot, now);
+                replies.push((reply, result));
+            }
+            Job::Maintain { reply } => {
+                if let Err(e) = maintain(shared, &mut tenants, &mut batch, cursor, now) {
+                    tracing::warn!(error = %e, "maintenance round failed");
+                }
+                maintenance_replies.push(reply);
+            }
+            Job::Stop => keep_running = false,
+        }
+    }
+    let committed = if batch.dirty.is_empty() && batch.touched.is_empty() {
+        Ok(())
+    } else {
+        let writes = CommitBatch {
+            sketches: batch
+                .dirty
+                .values()
+                .map(|s| SketchWrite {
+                    tenant: &s.tenant,
+                    key: &s.key,
+                    family: s.sketch.family().id(),
+                    bytes: &s.bytes,
+                    updated_ms: now,
+                })
+                .collect(),
+            ledgers: batch
+                .touched
+                .iter()
+                .filter_map(|t| tenants.get(t).map(|s| (&**t, s.ledger.to_bytes())))
+                .collect(),
+        };
+        let started = Instant::now();
+        let result = shared.store.commit(&writes);
+        shared
+            .metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        shared.metrics.batch_envelopes.observe(envelopes as f64);
+        result
+    };
+    match committed {
+        Ok(()) => {
+            let mut changed: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+            {
+                let mut cache = lock(&shared.cache);
+                for (ck, staged) in batch.dirty {
+                    changed
+                        .entry(staged.tenant.clone())
+                        .or_default()
+                        .push(staged.key);
+                    cache.insert(ck, staged.sketch, staged.bytes.len());
+                }
+                shared.update_cache_gauges(&cache);
+            }
+            for (name, state) in tenants.iter() {
+                if batch.touched.contains(name) {
+                    let label = Metrics::label("tenant", name);
+                    let m = &shared.metrics;
+                    m.tenant_keys
+                        .get_or_create(&label)
+                        .set(state.usage.keys as i64);
+                    m.tenant_bytes
+                        .get_or_create(&label)
+                        .set(state.usage.bytes as i64);
+                    m.senders
+                        .get_or_create(&label)
+                        .set(state.ledger.senders() as i64);
+                }
+            }
+            drop(tenants);
+            for (tenant, mut keys) in changed {
+                keys.sort_unstable();
+                // Nobody listening is fine.
+                let _ = shared.events.send(Arc::new(Changed {
+                    tenant,
+                    keys,
+                    at_ms: now,
+                }));
+            }
+            for (reply, result) in replies {
+                count_outcome(shared, &result);
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "commit failed; the batch's senders will retry");
+            shared.metrics.commit_failures.inc();
+            // Forget this batch's admissions: reload what the store holds.
+            for name in &batch.touched {
+                tenants.remove(name);
+            }
+            drop(tenants);
+            for (reply, result) in replies {
+                let result = result.and_then(|_| Err(store_unavailable(&e)));
+                count_outcome(shared, &result);
+                let _ = reply.send(result);
+            }
+        }
+    }
+    for reply in maintenance_replies {
+        let _ = reply.send(());
+    }
+    keep_running
+}
+
+fn count_outcome(shared: &Shared, result: &Result<IngestReport, ApiError>) {
+    let outcome = match result {
+        Ok(report) => report.outcome,
+        Err(e) => {
+            shared.metrics.error(e.code);
+            "error"
+        }
+    };
+    shared
+        .metrics
+        .ingest
+        .get_or_create(&Metrics::label("outcome", outcome))
+        .inc();
+}
+
+/// The current version of a key inside a batch: its staged copy, else the cache or store.
+fn current(
+    shared: &Shared,
+    batch: &Batch,
+    tenant: &str,
+    key: &str,
+) -> Result<Option<(Arc<Sketch>, usize)>, ApiError> {
+    match batch.dirty.get(&cache_key(tenant, key)) {
+        Some(staged) => Ok(Some((staged.sketch.clone(), staged.bytes.len()))),
+        None => shared.lookup(tenant, key),
+    }
+}
+
+fn apply(
+    shared: &Shared,
+    tenants: &mut HashMap<Arc<str>, TenantState>,
+    batch: &mut Batch,
+    tenant: &Tenant,
+    snapshot: &Snapshot,
+    now: i64,
+) -> Result<IngestReport, ApiError> {
+    let name = &tenant.name;
+    // Read everything first: a store failure here refuses the envelope before the ledger moves.
+    let mut currents = Vec::with_capacity(snapshot.len());
+    for (key, _) in snapshot.iter() {
+        currents.push(current(shared, batch, name, key)?);
+    }
+    let state = shared.tenant_state(tenants, name)?;
+    let TenantState {
+        ledger,
+        usage,
+        senders,
+    } = state;
+    let id = snapshot.id();
+    let mut report = IngestReport {
+        outcome: "applied",
+        replica: id.replica.to_string(),
+        sequence: id.sequence,
+        entries: snapshot.len(),
+        merged: 0,
+        rejected: Vec::new(),
+    };
+    let admission = match ledger.admit(id, snapshot.created_ms, now) {
+        Ok(Admit::New(admission)) => admission,
+        Ok(Admit::Duplicate) => {
+            report.outcome = "duplicate";
+            return Ok(report);
+        }
+        Err(CoreError::EnvelopeRefused(refusal)) => return Err(ApiError::from_refusal(&refusal)),
+        Err(e) => return Err(ApiError::internal("ledger", e)),
+    };
+    let mut staged = Vec::with_capacity(snapshot.len());
+    let (mut new_keys, mut bytes_after) = (0u64, usage.bytes);
+    for ((key, incoming), current) in snapshot.iter().zip(currents) {
+        let (mut sketch, old_size) = match current {
+            Some((stored, size)) => {
+                let mut s = (*stored).clone();
+                s.advance(now);
+                (s, Some(size))
+            }
+            None => (incoming.emptied_at(now), None),
+        };
+        match sketch.merge(incoming, &admission) {
+            Ok(EntryMerge { series }) => {
+                for (tally, code, what) in [
+                    (
+                        series.rejected.late,
+                        "late_buckets",
+                        "older than the series retains",
+                    ),
+                    (
+                        series.rejected.future,
+                        "future_buckets",
+                        "ahead of the server clock by more than the series allows",
+                    ),
+                ] {
+                    if tally.buckets > 0 {
+                        shared.metrics.buckets_rejected.inc_by(tally.buckets);
+                        report.rejected.push(EntryRejection {
+                            key: key.to_string(),
+                            family: incoming.family().name(),
+                            code,
+                            detail: format!("{} bucket(s) {what}", tally.buckets),
+                            buckets: Some(tally.buckets),
+                            events: Some(tally.events),
+                        });
+                    }
+                }
+                let bytes = sketch.to_bytes();
+                if old_size.is_none() {
+                    new_keys += 1;
+                }
+                bytes_after =
+                    (bytes_after + bytes.len() as u64).saturating_sub(old_size.unwrap_or(0) as u64);
+                staged.push((key, sketch, bytes));
+            }
+            Err(e) => {
+                shared.metrics.entries_rejected.inc();
+                let code = match e {
+                    CoreError::ParameterMismatch {
+                        what: "sketch family",
+                        ..
+                    } => "family_mismatch",
+                    CoreError::ParameterMismatch { .. } => "parameter_mismatch",
+                    _ => "invalid_entry",
+                };
+                report.rejected.push(EntryRejection {
+                    key: key.to_string(),
+                    family: incoming.family().name(),
+                    code,
+                    detail: e.to_string(),
+                    buckets: None,
+                    events: None,
+                });
+            }
+        }
+    }
+    let max_keys = tenant.max_keys.unwrap_or(shared.config.max_keys_per_tenant);
+    let max_bytes = tenant
+        .max_bytes
+        .unwrap_or(shared.config.max_bytes_per_tenant);
+    if usage.keys + new_keys > max_keys {
+        // Dropping the admission records nothing: the envelope stays unapplied.
+        drop(admission);
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "tenant_key_quota",
+            format!(
+                "this envelope adds {new_keys} key(s) to the tenant's {} of {max_keys} allowed; nothing was applied",
+                usage.keys
+            ),
+        ));
+    }
+    if bytes_after > max_bytes && bytes_after > usage.bytes {
+        drop(admission);
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "tenant_byte_quota",
+            format!(
+                "this envelope would bring the tenant's stored sketches to {bytes_after} bytes, over its {max_bytes}; nothing was applied"
+            ),
+        ));
+    }
+    admission.commit();
+    usage.keys += new_keys;
+    usage.bytes = bytes_after;
+    report.merged = staged.len();
+    shared.metrics.entries_merged.inc_by(staged.len() as u64);
+    let info = senders.entry(id.replica).or_default();
+    info.applied += 1;
+    for (key, sketch, bytes) in staged {
+        let prefix = key_prefix(key);
+        if info.prefixes.len() < MAX_PREFIXES && !info.prefixes.iter().any(|p| p == prefix) {
+            info.prefixes.push(prefix.to_string());
+        }
+        batch.dirty.insert(
+            cache_key(name, key),
+            Staged {
+                tenant: name.clone(),
+                key: key.to_string(),
+                sketch: Arc::new(sketch),
+                bytes,
+            },
+        );
+    }
+    batch.touched.insert(name.clone());
+    Ok(report)
+}
+
+/// Background upkeep, inside the writer: expire idle senders, publish drift gauges, and move the
+/// clock of up to 500 stored series forward (dropping buckets past their retention), resuming
+/// where the last round stopped.
+fn maintain(
+    shared: &Shared,
+    tenants: &mut HashMap<Arc<str>, TenantState>,
+    batch: &mut Batch,
+    cursor: &mut Option<(String, String)>,
+    now: i64,
+) -> Result<(), ApiError> {
+    for (name, state) in tenants.iter_mut() {
+        let before = state.ledger.senders();
+        state.ledger.expire(now);
+        if state.ledger.senders() != before {
+            batch.touched.insert(name.clone());
+        }
+        let ledger = &state.ledger;
+        state.senders.retain(|r, _| ledger.highest(r).is_some());
+        let drift = drift_report(state, now, shared.config.drift_grace_ms);
+        shared
+            .metrics
+            .drift_missing
+            .get_or_create(&Metrics::label("tenant", name))
+            .set(drift.missing_envelopes as i64);
+    }
+    const ROUND: usize = 500;
+    let series = [Family::WindowCounter.id(), Family::UniqueSeries.id()];
+    let after = cursor.as_ref().map(|(t, k)| (t.as_str(), k.as_str()));
+    let keys = shared
+        .store
+        .keys_of_families(&series, after, ROUND)
+        .map_err(|e| store_unavailable(&e))?;
+    *cursor = if keys.len() < ROUND {
+        None
+    } else {
+        keys.last().cloned()
+    };
+    for (tenant, key) in keys {
+        let tenant: Arc<str> = tenant.into();
+        let Some((stored, size)) = current(shared, batch, &tenant, &key)? else {
+            continue;
+        };
+        let mut sketch = (*stored).clone();
+        sketch.advance(now);
+        let bytes = sketch.to_bytes();
+        if bytes.len() == size && bytes == stored.to_bytes() {
+            continue;
+        }
+        let state = shared.tenant_state(tenants, &tenant)?;
+        state.usage.bytes = (state.usage.bytes + bytes.len() as u64).saturating_sub(size as u64);
+        batch.touched.insert(tenant.clone());
+        batch.dirty.insert(
+            cache_key(&tenant, &key),
+            Staged {
+                tenant,
+                key,
+                sketch: Arc::new(sketch),
+                bytes,
+            },
+        );
+    }
+    Ok(())
+}

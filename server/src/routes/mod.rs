@@ -1,0 +1,162 @@
+//! The HTTP API: the router and what every handler shares (query parameters, auth).
+
+mod ingest;
+mod ops;
+mod query;
+
+use std::str::FromStr;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::routing::{get, post};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::AppState;
+use crate::auth::{Principal, Scope};
+use crate::error::ApiError;
+
+/// The router: the API under `/v1`, ops routes, and the dashboard at `/`.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/ingest", post(ingest::ingest))
+        .route("/v1/tenant", get(query::tenant))
+        .route("/v1/keys", get(query::keys))
+        .route("/v1/sketch", get(query::sketch))
+        .route("/v1/unique", get(query::unique))
+        .route("/v1/unique/series", get(query::unique_series))
+        .route("/v1/counter", get(query::counter))
+        .route("/v1/window", get(query::window))
+        .route("/v1/window/series", get(query::window_series))
+        .route("/v1/leaderboard", get(query::leaderboard))
+        .route("/v1/topk", get(query::top_k))
+        .route("/v1/quantiles", get(query::quantiles))
+        .route("/v1/countmin", get(query::count_min))
+        .route("/v1/raw", get(query::raw))
+        .route("/v1/drift", get(query::drift))
+        .route("/v1/events", get(ops::events))
+        .route("/v1/{*rest}", axum::routing::any(ops::no_such_route));
+    let cors = cors(&state.config().cors_origins);
+    let mut router = api
+        .route("/openapi.json", get(ops::openapi))
+        .route("/metrics", get(ops::metrics))
+        .route("/livez", get(ops::livez))
+        .route("/readyz", get(ops::readyz))
+        .fallback(ops::dashboard)
+        .with_state(state);
+    if let Some(cors) = cors {
+        router = router.layer(cors);
+    }
+    router
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter(|o| !o.is_empty())
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::CONTENT_ENCODING,
+            ])
+            .expose_headers([header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+/// A query string, parsed strictly: unknown parameters and repeated single-valued ones are
+/// errors, so a typo never silently changes an answer.
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+/// Accepted by every route: auth in the URL (`sendBeacon`, `EventSource`) and the tenant check.
+const COMMON: [&str; 2] = ["token", "tenant"];
+
+impl Params {
+    pub(crate) fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        for (name, _) in &pairs {
+            if !allowed.contains(&name.as_str()) && !COMMON.contains(&name.as_str()) {
+                let mut known: Vec<&str> = allowed.iter().chain(COMMON.iter()).copied().collect();
+                known.sort_unstable();
+                return Err(ApiError::bad_request(
+                    "unknown_parameter",
+                    format!(
+                        "unknown query parameter {name:?}; this route takes: {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(Params { pairs })
+    }
+
+    /// Every value of `name`.
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The value of a single-valued parameter.
+    pub(crate) fn get(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.all(name)[..] {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            _ => Err(ApiError::bad_request(
+                "repeated_parameter",
+                format!("query parameter {name:?} may appear once"),
+            )),
+        }
+    }
+
+    pub(crate) fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name)?.ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_parameter",
+                format!("query parameter {name:?} is required"),
+            )
+        })
+    }
+
+    /// A parsed value; `what` says what was expected.
+    pub(crate) fn parsed<T: FromStr>(&self, name: &str, what: &str) -> Result<Option<T>, ApiError> {
+        self.get(name)?
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("query parameter {name}={v:?}: expected {what}"),
+                    )
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Authenticates a request for `need`.
+pub(crate) fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    need: Scope,
+) -> Result<Principal, ApiError> {
+    state
+        .auth()
+        .authorize(headers, params.get("token")?, params.get("tenant")?, need)
+        .inspect_err(|e| state.metrics().error(e.code))
+}

@@ -1,0 +1,100 @@
+//! Durable storage behind a small trait, so that handlers and the writer never see SQL: the
+//! embedded SQLite store is the default; a Redis Cluster backend can implement the same trait.
+//!
+//! What a store keeps, per tenant: each key's sketch (its bare bytes, docs/FORMAT.md §3) and the
+//! tenant's ledger (which envelopes were applied). [`Store::commit`] writes a batch of both
+//! atomically: that is the exactly-once rule's durability (an envelope's merge and its ledger
+//! entry land together or not at all).
+
+pub mod sqlite;
+
+use std::fmt;
+
+/// A store failure (I/O, corruption, a full disk). Its text goes to the log, not to clients.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A stored key, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key.
+    pub key: String,
+    /// Family id (docs/FORMAT.md §4).
+    pub family: u8,
+    /// Encoded size.
+    pub bytes: u64,
+    /// Last change (server clock, ms since the epoch).
+    pub updated_ms: i64,
+}
+
+/// One sketch to write.
+#[derive(Debug, Clone)]
+pub struct SketchWrite<'a> {
+    /// Tenant.
+    pub tenant: &'a str,
+    /// Key.
+    pub key: &'a str,
+    /// Family id.
+    pub family: u8,
+    /// The sketch's bare bytes.
+    pub bytes: &'a [u8],
+    /// Server time of the change.
+    pub updated_ms: i64,
+}
+
+/// What one transaction writes.
+#[derive(Debug, Default)]
+pub struct CommitBatch<'a> {
+    /// Sketches to insert or replace.
+    pub sketches: Vec<SketchWrite<'a>>,
+    /// Ledgers (their `to_bytes`) to insert or replace, by tenant.
+    pub ledgers: Vec<(&'a str, Vec<u8>)>,
+}
+
+/// A tenant's stored totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Keys.
+    pub keys: u64,
+    /// Bytes of sketches.
+    pub bytes: u64,
+}
+
+/// Durable storage of sketches and ledgers. Reads may run on any thread while one writer
+/// commits; a read sees the state of some completed commit.
+pub trait Store: Send + Sync + 'static {
+    /// A sketch's bare bytes.
+    fn load_sketch(&self, tenant: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A tenant's ledger bytes.
+    fn load_ledger(&self, tenant: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Keys of a tenant starting with `prefix`, after `after` (for paging), in byte order.
+    fn list_keys(
+        &self,
+        tenant: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<KeyInfo>, StoreError>;
+    /// A tenant's totals.
+    fn usage(&self, tenant: &str) -> Result<Usage, StoreError>;
+    /// Keys of families `families` (any tenant), after `after`, for background maintenance.
+    fn keys_of_families(
+        &self,
+        families: &[u8],
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Writes a batch atomically and durably: when this returns `Ok`, all of it survives a crash;
+    /// when it returns `Err`, none of it was written.
+    fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError>;
+    /// Checks the store's integrity (at startup).
+    fn check(&self) -> Result<(), StoreError>;
+}
