@@ -28,6 +28,8 @@ for target in "${targets[@]}"; do
     top_k_from_bytes) cp "$golden"/top_k*.bin "corpus/$target/" ;;
     count_min_from_bytes) cp "$golden"/count_min*.bin "corpus/$target/" ;;
     quantiles_from_bytes) cp "$golden"/quantiles*.bin "corpus/$target/" ;;
+    sketch_from_bytes)
+      cp "$golden"/{hll_p,counter_,window_,unique_series_,leaderboard_,top_k,count_min,quantiles}*.bin "corpus/$target/" ;;
   esac
   echo "== $target: $runs runs"
   cargo fuzz run -s none "$target" -- -runs="$runs" -max_len=20000 -print_final_stats=1 2>&1 |

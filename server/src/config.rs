@@ -44,7 +44,12 @@ pub struct ServerConfig {
     #[arg(long, env = "EDGESKETCH_TENANTS")]
     pub tenants: Option<PathBuf>,
     /// No authentication: every request acts for the single tenant `public`. For local use only.
-    #[arg(long, env = "EDGESKETCH_OPEN", conflicts_with = "tenants")]
+    #[arg(
+        long,
+        env = "EDGESKETCH_OPEN",
+        conflicts_with = "tenants",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     pub open: bool,
     /// Origins allowed to call the API from browsers (CORS); repeat or comma-separate.
     #[arg(long, env = "EDGESKETCH_CORS_ORIGINS", value_delimiter = ',')]
@@ -58,8 +63,9 @@ pub struct ServerConfig {
     /// Most entries (keys) in one envelope.
     #[arg(long, env = "EDGESKETCH_MAX_ENTRIES", default_value_t = 1024)]
     pub max_entries: usize,
-    /// Longest key accepted, in bytes.
-    #[arg(long, env = "EDGESKETCH_MAX_KEY_BYTES", default_value_t = 256)]
+    /// Longest key accepted, in bytes (the format's own limit is 1024).
+    #[arg(long, env = "EDGESKETCH_MAX_KEY_BYTES", default_value_t = 256,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub max_key_bytes: usize,
     /// Most keys one tenant may hold (default for tenants without their own `max_keys`).
     #[arg(

@@ -300,7 +300,7 @@ pub async fn run_demo(server: ServerConfig, demo: DemoConfig) -> Result<(), Stri
         server.data_dir.display()
     );
     println!("  dashboard:   http://{addr}/#tenant={TENANT}&token={read_token}");
-    println!("  read token:  {read_token}");
+    println!("  dashboard token (read + write): {read_token}");
     println!("  write token: {write_token}");
     println!(
         "  try:         curl -H 'Authorization: Bearer {read_token}' 'http://{addr}/v1/topk?key=articles:top&k=5'"

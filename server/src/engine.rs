@@ -289,7 +289,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn store_unavailable(e: &StoreError) -> ApiError {
+/// The answer when the store fails: 503, retry (the cause goes to the log).
+pub fn store_unavailable(e: &StoreError) -> ApiError {
     tracing::error!(error = %e, "store");
     ApiError::unavailable(
         "store_unavailable",
@@ -393,6 +394,13 @@ impl Engine {
         if let Some(handle) = lock(&self.writer).take() {
             let _ = handle.join();
         }
+    }
+
+    /// Whether the writer thread is running.
+    pub fn writer_alive(&self) -> bool {
+        lock(&self.writer)
+            .as_ref()
+            .is_some_and(|h| !h.is_finished())
     }
 
     /// Subscribes to change events.
@@ -675,6 +683,13 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
                     m.senders
                         .get_or_create(&label)
                         .set(state.ledger.senders() as i64);
+                    let stats = state.ledger.stats();
+                    m.lost_sequences
+                        .get_or_create(&label)
+                        .set(i64::try_from(stats.lost).unwrap_or(i64::MAX));
+                    m.refused_envelopes
+                        .get_or_create(&label)
+                        .set(i64::try_from(stats.refused).unwrap_or(i64::MAX));
                 }
             }
             drop(tenants);
@@ -688,7 +703,9 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
                 }));
             }
             for (reply, result) in replies {
-                count_outcome(shared, &result);
+                if let Ok(report) = &result {
+                    count_entries(&shared.metrics, report);
+                }
                 let _ = reply.send(result);
             }
         }
@@ -701,9 +718,7 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
             }
             drop(tenants);
             for (reply, result) in replies {
-                let result = result.and_then(|_| Err(store_unavailable(&e)));
-                count_outcome(shared, &result);
-                let _ = reply.send(result);
+                let _ = reply.send(result.and_then(|_| Err(store_unavailable(&e))));
             }
         }
     }
@@ -713,19 +728,19 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
     keep_running
 }
 
-fn count_outcome(shared: &Shared, result: &Result<IngestReport, ApiError>) {
-    let outcome = match result {
-        Ok(report) => report.outcome,
-        Err(e) => {
-            shared.metrics.error(e.code);
-            "error"
+/// Counts what a committed envelope did to its entries.
+fn count_entries(metrics: &Metrics, report: &IngestReport) {
+    metrics.entries_merged.inc_by(report.merged as u64);
+    for r in &report.rejected {
+        match r.buckets {
+            Some(buckets) => {
+                metrics.buckets_rejected.inc_by(buckets);
+            }
+            None => {
+                metrics.entries_rejected.inc();
+            }
         }
-    };
-    shared
-        .metrics
-        .ingest
-        .get_or_create(&Metrics::label("outcome", outcome))
-        .inc();
+    }
 }
 
 /// The current version of a key inside a batch: its staged copy, else the cache or store.
@@ -805,7 +820,6 @@ fn apply(
                     ),
                 ] {
                     if tally.buckets > 0 {
-                        shared.metrics.buckets_rejected.inc_by(tally.buckets);
                         report.rejected.push(EntryRejection {
                             key: key.to_string(),
                             family: incoming.family().name(),
@@ -825,7 +839,6 @@ fn apply(
                 staged.push((key, sketch, bytes));
             }
             Err(e) => {
-                shared.metrics.entries_rejected.inc();
                 let code = match e {
                     CoreError::ParameterMismatch {
                         what: "sketch family",
@@ -875,7 +888,6 @@ fn apply(
     usage.keys += new_keys;
     usage.bytes = bytes_after;
     report.merged = staged.len();
-    shared.metrics.entries_merged.inc_by(staged.len() as u64);
     let info = senders.entry(id.replica).or_default();
     info.applied += 1;
     for (key, sketch, bytes) in staged {

@@ -8,6 +8,10 @@ use edgesketch::Error as CoreError;
 use edgesketch::ledger::Refusal;
 use serde::Serialize;
 
+/// The problem code of an error response, as a response extension (for the errors metric).
+#[derive(Debug, Clone, Copy)]
+pub struct ProblemCode(pub &'static str);
+
 /// An error answer. `code` is part of the API: clients may match on it (docs/OPERATIONS.md lists
 /// every code).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +22,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// What was wrong, for people.
     pub detail: String,
-    /// Seconds to wait before retrying (429, 503).
+    /// Seconds to wait before retrying (overload, store trouble, too many senders; not quotas,
+    /// which waiting does not clear).
     pub retry_after: Option<u64>,
 }
 
@@ -95,6 +100,9 @@ impl ApiError {
             CoreError::UnknownFamily { .. } => {
                 Self::unprocessable("unsupported_family", err.to_string())
             }
+            CoreError::UnsupportedFlags { .. } => {
+                Self::unprocessable("unsupported_flags", err.to_string())
+            }
             CoreError::KeyTooLong { .. } => Self::unprocessable("key_too_long", err.to_string()),
             CoreError::EmptyKey => Self::unprocessable("empty_key", err.to_string()),
             CoreError::Truncated { .. } | CoreError::LengthMismatch { .. } => {
@@ -144,6 +152,7 @@ impl IntoResponse for ApiError {
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status, body).into_response();
+        response.extensions_mut().insert(ProblemCode(self.code));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

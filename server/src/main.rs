@@ -43,11 +43,14 @@ async fn serve(config: edgesketch_server::config::ServerConfig) -> Result<(), St
             );
         }
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // The store first (its integrity check may take a while on a large file), then the port:
+    // nobody connects to a server that is not ready to answer.
+    let listen = config.listen;
     let state = AppState::open(config, auth, system_clock())?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, "edgesketch-server listening");
     // Tests and scripts read this line to learn the port of --listen 127.0.0.1:0.
     println!("listening on http://{addr}");

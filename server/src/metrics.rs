@@ -50,6 +50,12 @@ pub struct Metrics {
     pub senders: Family<Labels, Gauge>,
     /// Envelopes missing past the grace period (the drift report), per tenant.
     pub drift_missing: Family<Labels, Gauge>,
+    /// Sequences the ledger gave up on (never arrived within its window or horizon), per tenant,
+    /// since the ledger was created.
+    pub lost_sequences: Family<Labels, Gauge>,
+    /// Envelopes the ledger refused (too old, from the future, below the window), per tenant,
+    /// since the ledger was created.
+    pub refused_envelopes: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -69,7 +75,11 @@ impl Metrics {
             ingest.clone(),
         );
         let errors = Family::<Labels, Counter>::default();
-        registry.register("errors", "Error answers by problem code", errors.clone());
+        registry.register(
+            "errors",
+            "Error answers by problem code, every route",
+            errors.clone(),
+        );
         let envelope_bytes = Counter::default();
         registry.register(
             "envelope_bytes",
@@ -85,7 +95,7 @@ impl Metrics {
         let entries_rejected = Counter::default();
         registry.register(
             "entries_rejected",
-            "Entries refused inside applied envelopes (family or parameters do not fit, quotas)",
+            "Entries refused inside applied envelopes (family or parameters do not fit the stored key)",
             entries_rejected.clone(),
         );
         let buckets_rejected = Counter::default();
@@ -162,8 +172,22 @@ impl Metrics {
             "Envelopes senders made that have not arrived past the grace period, per tenant",
             drift_missing.clone(),
         );
+        let lost_sequences = Family::<Labels, Gauge>::default();
+        registry.register(
+            "ledger_lost_sequences",
+            "Sequences given up on: never arrived within the ledger's window or horizon (per tenant, since the ledger was created)",
+            lost_sequences.clone(),
+        );
+        let refused_envelopes = Family::<Labels, Gauge>::default();
+        registry.register(
+            "ledger_refused_envelopes",
+            "Envelopes refused by the ledger: too old, from the future, below the window (per tenant, since the ledger was created)",
+            refused_envelopes.clone(),
+        );
         Metrics {
             registry,
+            lost_sequences,
+            refused_envelopes,
             ingest,
             errors,
             envelope_bytes,

@@ -24,14 +24,15 @@ pub(crate) async fn ingest(
     body: Body,
 ) -> Result<Json<IngestReport>, ApiError> {
     let result = accept(&state, query.as_deref(), &headers, body).await;
-    if let Err(e) = &result {
-        state.metrics().error(e.code);
-        state
-            .metrics()
-            .ingest
-            .get_or_create(&crate::metrics::Metrics::label("outcome", "error"))
-            .inc();
-    }
+    let outcome = match &result {
+        Ok(report) => report.outcome,
+        Err(_) => "error",
+    };
+    state
+        .metrics()
+        .ingest
+        .get_or_create(&crate::metrics::Metrics::label("outcome", outcome))
+        .inc();
     result.map(Json)
 }
 

@@ -13,7 +13,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
 use crate::auth::{Principal, Scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 
 /// The router: the API under `/v1`, ops routes, and the dashboard at `/`.
 pub fn app(state: AppState) -> Router {
@@ -42,6 +42,11 @@ pub fn app(state: AppState) -> Router {
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
         .fallback(ops::dashboard)
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            count_problems,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state);
     if let Some(cors) = cors {
         router = router.layer(cors);
@@ -49,27 +54,49 @@ pub fn app(state: AppState) -> Router {
     router
 }
 
+/// Counts every problem answer by its code (`edgesketch_errors_total{code}`).
+async fn count_problems(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    response: axum::response::Response,
+) -> axum::response::Response {
+    if let Some(ProblemCode(code)) = response.extensions().get::<ProblemCode>() {
+        state.metrics().error(code);
+    }
+    response
+}
+
 fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.iter().any(|o| o.trim() == "*") {
+        return Some(cors_layer(AllowOrigin::any()));
+    }
     let origins: Vec<HeaderValue> = origins
         .iter()
         .filter(|o| !o.is_empty())
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .filter_map(|o| match HeaderValue::from_str(o.trim()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(origin = %o, "ignoring a CORS origin that is not a valid header value");
+                None
+            }
+        })
         .collect();
     if origins.is_empty() {
         return None;
     }
-    Some(
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                header::CONTENT_ENCODING,
-            ])
-            .expose_headers([header::RETRY_AFTER])
-            .max_age(std::time::Duration::from_secs(600)),
-    )
+    Some(cors_layer(AllowOrigin::list(origins)))
+}
+
+fn cors_layer(origins: AllowOrigin) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// A query string, parsed strictly: unknown parameters and repeated single-valued ones are
@@ -158,5 +185,4 @@ pub(crate) fn authorize(
     state
         .auth()
         .authorize(headers, params.get("token")?, params.get("tenant")?, need)
-        .inspect_err(|e| state.metrics().error(e.code))
 }

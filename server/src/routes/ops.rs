@@ -48,7 +48,14 @@ pub(crate) async fn livez() -> &'static str {
 }
 
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    if state.is_ready() {
+    if !state.engine().writer_alive() {
+        ApiError::unavailable(
+            "writer_stopped",
+            "the writer thread is not running; ingest cannot commit (see the log)",
+            5,
+        )
+        .into_response()
+    } else if state.is_ready() {
         "ready\n".into_response()
     } else {
         ApiError::unavailable("shutting_down", "the server is draining", 1).into_response()

@@ -34,7 +34,7 @@ fn start(
     headers: &HeaderMap,
     allowed: &[&str],
 ) -> Result<(Params, Principal), ApiError> {
-    let params = Params::parse(query, allowed).inspect_err(|e| state.metrics().error(e.code))?;
+    let params = Params::parse(query, allowed)?;
     let principal = authorize(state, headers, &params, Scope::Read)?;
     Ok((params, principal))
 }
@@ -225,7 +225,7 @@ pub(crate) async fn keys(
     })
     .await
     .map_err(|e| ApiError::internal("store task", e))?
-    .map_err(|e| ApiError::internal("listing keys", e))?;
+    .map_err(|e| crate::engine::store_unavailable(&e))?;
     let next = if found.len() == limit {
         found.last().map(|k| k.key.clone())
     } else {

@@ -23,6 +23,9 @@ fn err(context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 
 /// SQLite store.
 pub struct SqliteStore {
+    /// Held for the store's life: a second server on the same directory would keep its own
+    /// ledger in memory and break exactly-once, so it is refused at startup.
+    _lock: std::fs::File,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
@@ -39,6 +42,20 @@ impl SqliteStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError(format!("cannot create data dir {}: {e}", dir.display())))?;
+        let lock_path = dir.join("LOCK");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError(format!("cannot open {}: {e}", lock_path.display())))?;
+        lock.try_lock().map_err(|_| {
+            StoreError(format!(
+                "{} is in use by another edgesketch-server process (it holds {})",
+                dir.display(),
+                lock_path.display()
+            ))
+        })?;
         let path = dir.join(FILE_NAME);
         let writer = Connection::open(&path).map_err(err("open"))?;
         writer
@@ -103,6 +120,7 @@ impl SqliteStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SqliteStore {
+            _lock: lock,
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),

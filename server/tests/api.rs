@@ -1,0 +1,1008 @@
+//! `app()` oneshot tests: every route, every bad input (status, problem code, and that nothing
+//! changed), auth, CORS, clock skew and retention.
+
+mod common;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use common::*;
+use edgesketch::{
+    AddMode, Aggregate, Best, CountMinSketch, Counter, HyperLogLog, Leaderboard, LedgerConfig,
+    MergeRule, Quantiles, ReplicaId, SeriesConfig, Snapshot, TopK, UniqueSeries, WindowCounter,
+};
+use edgesketch_server::store::sqlite::SqliteStore;
+use edgesketch_server::store::{CommitBatch, KeyInfo, Store, StoreError, Usage};
+use serde_json::Value;
+
+fn counter(n: u64) -> Counter {
+    let mut c = Counter::new();
+    c.increment(n);
+    c
+}
+
+fn envelope(
+    replica: u8,
+    sequence: u64,
+    created: i64,
+    entries: Vec<(&str, edgesketch::Sketch)>,
+) -> Vec<u8> {
+    let mut s = Snapshot::new(ReplicaId([replica; 16]), sequence, created);
+    for (k, v) in entries {
+        s.insert(k, v).unwrap();
+    }
+    s.encode()
+}
+
+fn counters(replica: u8, sequence: u64, keys: &[&str]) -> Vec<u8> {
+    envelope(
+        replica,
+        sequence,
+        NOW,
+        keys.iter().map(|k| (*k, counter(1).into())).collect(),
+    )
+}
+
+fn hll(items: u64, prefix: &str) -> HyperLogLog {
+    let mut h = HyperLogLog::new(14).unwrap();
+    for i in 0..items {
+        h.insert(format!("{prefix}{i}").as_bytes());
+    }
+    h
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn limited() -> TestServer {
+    server(|c| {
+        c.max_body_bytes = 64 << 10;
+        c.max_envelope_bytes = 128 << 10;
+        c.max_entries = 8;
+        c.max_key_bytes = 32;
+        c.body_timeout_ms = 300;
+    })
+}
+
+/// Every bad input is refused with its status and code, and leaves every tenant's state as it
+/// was; afterwards a valid envelope still applies (the ledger recorded none of them).
+#[tokio::test]
+async fn every_bad_input_is_refused_precisely_and_changes_nothing() {
+    let s = limited();
+    let app = &s.app;
+    // Baseline: acme holds a counter, an HLL and a sender at sequence 100,000; tiny holds 3 keys.
+    assert_eq!(
+        ingest(app, ACME, &counters(1, 1, &["orders"])).await.status,
+        StatusCode::OK
+    );
+    let big = envelope(2, 100_000, NOW, vec![("visitors", hll(50, "u").into())]);
+    assert_eq!(ingest(app, ACME, &big).await.status, StatusCode::OK);
+    let tiny = envelope(
+        3,
+        1,
+        NOW,
+        vec![
+            ("a", counter(1).into()),
+            ("b", counter(1).into()),
+            ("h", hll(3, "x").into()),
+        ],
+    );
+    assert_eq!(ingest(app, TINY, &tiny).await.status, StatusCode::OK);
+    let acme_before = state_of(app, ACME).await;
+    let tiny_before = state_of(app, TINY).await;
+
+    let valid = counters(9, 1, &["orders"]);
+    let mut corrupt = valid.clone();
+    let mid = corrupt.len() / 2;
+    corrupt[mid] ^= 0x40;
+    let mut version2 = valid.clone();
+    version2[4] = 2;
+    reseal(&mut version2);
+    let mut flags = valid.clone();
+    flags[6] = 1;
+    reseal(&mut flags);
+    let mut family99 = valid.clone();
+    // Header (48 bytes), key length (1), "orders" (6), then the family id.
+    assert_eq!(family99[48 + 1 + 6], 2, "the counter's family id");
+    family99[48 + 1 + 6] = 99;
+    reseal(&mut family99);
+    let nine: Vec<String> = (0..9).map(|i| format!("k{i}")).collect();
+    let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
+    let long_key = "k".repeat(40);
+
+    let with = |token: Option<&str>, body: Vec<u8>| post("/v1/ingest", token, body);
+    let header_case = |name: header::HeaderName, value: &str, body: Vec<u8>| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/v1/ingest")
+            .header(header::AUTHORIZATION, format!("Bearer {ACME}"))
+            .header(name, value)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let cases: Vec<(&str, Request<Body>, u16, &str)> = vec![
+        (
+            "not an envelope",
+            with(Some(ACME), b"hello, world: not an envelope at all".to_vec()),
+            400,
+            "not_an_envelope",
+        ),
+        (
+            "truncated",
+            with(Some(ACME), valid[..30].to_vec()),
+            400,
+            "truncated_envelope",
+        ),
+        (
+            "truncated entries",
+            with(Some(ACME), valid[..valid.len() - 9].to_vec()),
+            400,
+            "truncated_envelope",
+        ),
+        (
+            "corrupt",
+            with(Some(ACME), corrupt),
+            400,
+            "corrupt_envelope",
+        ),
+        (
+            "version 2",
+            with(Some(ACME), version2),
+            422,
+            "unsupported_version",
+        ),
+        ("flags", with(Some(ACME), flags), 422, "unsupported_flags"),
+        (
+            "unknown family",
+            with(Some(ACME), family99),
+            422,
+            "unsupported_family",
+        ),
+        (
+            "empty body",
+            with(Some(ACME), Vec::new()),
+            400,
+            "empty_body",
+        ),
+        (
+            "body too large",
+            with(Some(ACME), vec![0; 70 << 10]),
+            413,
+            "body_too_large",
+        ),
+        (
+            "gzip bomb",
+            header_case(header::CONTENT_ENCODING, "gzip", gzip(&vec![0; 1 << 20])),
+            413,
+            "decompressed_too_large",
+        ),
+        (
+            "bad gzip",
+            header_case(header::CONTENT_ENCODING, "gzip", valid.clone()),
+            400,
+            "bad_gzip",
+        ),
+        (
+            "unknown encoding",
+            header_case(header::CONTENT_ENCODING, "br", valid.clone()),
+            415,
+            "unsupported_encoding",
+        ),
+        (
+            "json body",
+            header_case(header::CONTENT_TYPE, "application/json", valid.clone()),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "too many entries",
+            with(Some(ACME), counters(9, 1, &nine)),
+            413,
+            "too_many_entries",
+        ),
+        (
+            "key too long",
+            with(Some(ACME), counters(9, 1, &[&long_key])),
+            422,
+            "key_too_long",
+        ),
+        ("no token", with(None, valid.clone()), 401, "missing_token"),
+        (
+            "bad token",
+            with(Some("guess"), valid.clone()),
+            401,
+            "bad_token",
+        ),
+        (
+            "basic auth",
+            Request::builder()
+                .method(Method::POST)
+                .uri("/v1/ingest")
+                .header(header::AUTHORIZATION, "Basic YTpi")
+                .body(Body::from(valid.clone()))
+                .unwrap(),
+            401,
+            "bad_authorization",
+        ),
+        (
+            "read-only token",
+            with(Some(ACME_READ), valid.clone()),
+            403,
+            "read_only_token",
+        ),
+        (
+            "another tenant",
+            post("/v1/ingest?tenant=beta", Some(ACME), valid.clone()),
+            403,
+            "wrong_tenant",
+        ),
+        (
+            "unknown parameter",
+            post("/v1/ingest?tokn=x", Some(ACME), valid.clone()),
+            400,
+            "unknown_parameter",
+        ),
+        (
+            "too old",
+            with(
+                Some(ACME),
+                envelope(
+                    9,
+                    1,
+                    NOW - 25 * 3_600_000,
+                    vec![("orders", counter(1).into())],
+                ),
+            ),
+            422,
+            "envelope_too_old",
+        ),
+        (
+            "from the future",
+            with(
+                Some(ACME),
+                envelope(9, 1, NOW + 10 * 60_000, vec![("orders", counter(1).into())]),
+            ),
+            422,
+            "envelope_from_future",
+        ),
+        (
+            "sequence zero",
+            with(
+                Some(ACME),
+                envelope(9, 0, NOW, vec![("orders", counter(1).into())]),
+            ),
+            400,
+            "sequence_zero",
+        ),
+        (
+            "below the window",
+            with(
+                Some(ACME),
+                envelope(2, 5, NOW, vec![("orders", counter(1).into())]),
+            ),
+            422,
+            "sequence_below_window",
+        ),
+        (
+            "key quota",
+            with(Some(TINY), counters(4, 1, &["a", "new-key"])),
+            429,
+            "tenant_key_quota",
+        ),
+        (
+            "byte quota",
+            with(
+                Some(TINY),
+                envelope(4, 1, NOW, vec![("h", hll(20_000, "y").into())]),
+            ),
+            429,
+            "tenant_byte_quota",
+        ),
+    ];
+    assert!(cases.len() >= 20);
+    for (name, request, status, code) in cases {
+        let answer = call(app, request).await;
+        assert_eq!(
+            answer.status.as_u16(),
+            status,
+            "{name}: {:?}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(answer.code(), code, "{name}");
+        if status == 429 || status == 503 {
+            // Quotas and overload: the client learns it is not a malformed request.
+            assert!(answer.status.is_client_error() || answer.status.is_server_error());
+        }
+        assert_eq!(
+            state_of(app, ACME).await,
+            acme_before,
+            "{name} changed acme"
+        );
+        assert_eq!(
+            state_of(app, TINY).await,
+            tiny_before,
+            "{name} changed tiny"
+        );
+    }
+
+    // A body that never finishes: 408, nothing changed.
+    let (tx, body) = {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+        (
+            tx,
+            Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)),
+        )
+    };
+    tx.send(Ok(valid[..20].to_vec())).await.unwrap();
+    let slow = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/ingest")
+        .header(header::AUTHORIZATION, format!("Bearer {ACME}"))
+        .body(body)
+        .unwrap();
+    let answer = call(app, slow).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code().as_str()),
+        (408, "slow_client")
+    );
+    drop(tx);
+    assert_eq!(state_of(app, ACME).await, acme_before);
+
+    // The ledger recorded none of the refused envelopes: the valid one (replica 9, sequence 1)
+    // is new, and applies once.
+    let answer = ingest(app, ACME, &valid).await;
+    assert_eq!(answer.json()["outcome"], "applied");
+    let answer = ingest(app, ACME, &valid).await;
+    assert_eq!(answer.json()["outcome"], "duplicate");
+    let value = call(app, get("/v1/counter?key=orders", Some(ACME)))
+        .await
+        .json();
+    assert_eq!(value["value"], 2);
+    // gzip and text/plain (what sendBeacon sends) are accepted.
+    let zipped = header_case(
+        header::CONTENT_ENCODING,
+        "gzip",
+        gzip(&counters(9, 2, &["orders"])),
+    );
+    assert_eq!(call(app, zipped).await.json()["outcome"], "applied");
+    let beacon = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/v1/ingest?token={ACME_WRITE}"))
+        .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8")
+        .body(Body::from(counters(9, 3, &["orders"])))
+        .unwrap();
+    assert_eq!(call(app, beacon).await.json()["outcome"], "applied");
+    let value = call(app, get("/v1/counter?key=orders", Some(ACME)))
+        .await
+        .json();
+    assert_eq!(value["value"], 4);
+}
+
+/// Bad queries: status and code for each; queries never change anything.
+#[tokio::test]
+async fn bad_queries_are_refused_precisely() {
+    let s = server(|_| {});
+    let app = &s.app;
+    let e = envelope(
+        1,
+        1,
+        NOW,
+        vec![
+            ("orders", counter(3).into()),
+            ("visitors", hll(10, "u").into()),
+        ],
+    );
+    assert_eq!(ingest(app, ACME, &e).await.status, StatusCode::OK);
+    let before = state_of(app, ACME).await;
+    let cases: Vec<(&str, Option<&str>, u16, &str)> = vec![
+        ("/v1/counter?key=nope", Some(ACME), 404, "key_not_found"),
+        ("/v1/counter?key=visitors", Some(ACME), 422, "wrong_family"),
+        ("/v1/topk?key=orders", Some(ACME), 422, "wrong_family"),
+        ("/v1/counter", Some(ACME), 400, "missing_parameter"),
+        (
+            "/v1/counter?key=orders&key=orders",
+            Some(ACME),
+            400,
+            "repeated_parameter",
+        ),
+        (
+            "/v1/counter?key=orders&colour=red",
+            Some(ACME),
+            400,
+            "unknown_parameter",
+        ),
+        ("/v1/keys?limit=0", Some(ACME), 400, "invalid_parameter"),
+        ("/v1/keys?limit=many", Some(ACME), 400, "invalid_parameter"),
+        (
+            "/v1/unique?key=visitors&from=10&to=5",
+            Some(ACME),
+            400,
+            "invalid_range",
+        ),
+        (
+            "/v1/unique?key=visitors&last=1000",
+            Some(ACME),
+            400,
+            "range_not_supported",
+        ),
+        ("/v1/unique", Some(ACME), 400, "invalid_parameter"),
+        (
+            "/v1/quantiles?key=orders&q=1.5",
+            Some(ACME),
+            422,
+            "wrong_family",
+        ),
+        (
+            "/v1/raw?key=orders&format=redis",
+            Some(ACME),
+            400,
+            "format_not_supported",
+        ),
+        (
+            "/v1/raw?key=orders&format=csv",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/v1/raw?key=orders&last=1000",
+            Some(ACME),
+            400,
+            "range_not_supported",
+        ),
+        ("/v1/counter?key=orders", None, 401, "missing_token"),
+        (
+            "/v1/counter?key=orders",
+            Some(ACME_WRITE),
+            403,
+            "write_only_token",
+        ),
+        (
+            "/v1/counter?key=orders&tenant=beta",
+            Some(ACME),
+            403,
+            "wrong_tenant",
+        ),
+        ("/v1/counter?key=orders", Some(BETA), 404, "key_not_found"),
+        ("/v1/nothing-here", Some(ACME), 404, "no_such_route"),
+    ];
+    for (uri, token, status, code) in cases {
+        let answer = call(app, get(uri, token)).await;
+        assert_eq!(
+            answer.status.as_u16(),
+            status,
+            "{uri}: {:?}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(answer.code(), code, "{uri}");
+    }
+    assert_eq!(state_of(app, ACME).await, before);
+    // Another tenant's data is invisible, whatever the key.
+    let listing = call(app, get("/v1/keys", Some(BETA))).await.json();
+    assert_eq!(listing["keys"], Value::Array(vec![]));
+}
+
+fn series(bucket_ms: u64, retention_ms: u64) -> SeriesConfig {
+    SeriesConfig::new(bucket_ms, retention_ms, retention_ms, 60_000).unwrap()
+}
+
+/// One envelope with every family, from a few senders; the server's stored bytes and answers
+/// equal an in-process `Aggregate` applying the same envelopes at the same clock.
+#[tokio::test]
+async fn every_family_round_trips_and_matches_the_in_process_merge() {
+    let s = server(|_| {});
+    let app = &s.app;
+    let mut reference = Aggregate::new(LedgerConfig::default()).unwrap();
+    for sender in 1..=3u8 {
+        let mut w = WindowCounter::new(series(1_000, 3_600_000), NOW).unwrap();
+        let mut u = UniqueSeries::new(series(10_000, 3_600_000), 12, NOW).unwrap();
+        let mut board = Leaderboard::new(MergeRule::Max, Best::Highest, 100).unwrap();
+        let mut top = TopK::new(16).unwrap();
+        let mut cms = CountMinSketch::new(0.01, 0.01).unwrap();
+        let mut q = Quantiles::new(0.01).unwrap();
+        for i in 0..200u64 {
+            let t = NOW - (i as i64 % 60) * 1_000;
+            w.add(i as i64 % 7, t).unwrap();
+            u.add(format!("user-{}", i * u64::from(sender)).as_bytes(), t)
+                .unwrap();
+            board
+                .add(
+                    format!("p{}", i % 30).as_bytes(),
+                    (i * u64::from(sender)) as f64,
+                    AddMode::GreaterThan,
+                )
+                .unwrap();
+            top.insert(format!("a{}", i % (5 + i % 11)).as_bytes(), 1)
+                .unwrap();
+            cms.add(format!("a{}", i % 13).as_bytes(), 1);
+            q.add(1.0 + (i * u64::from(sender)) as f64).unwrap();
+        }
+        let e = envelope(
+            sender,
+            1,
+            NOW,
+            vec![
+                ("c", counter(u64::from(sender)).into()),
+                ("h", hll(300 * u64::from(sender), "v").into()),
+                ("w", w.into()),
+                ("u", u.into()),
+                ("l", board.into()),
+                ("t", top.into()),
+                ("m", cms.into()),
+                ("q", q.into()),
+            ],
+        );
+        let answer = ingest(app, ACME, &e).await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json());
+        assert_eq!(answer.json()["merged"], 8);
+        reference.apply(&e, NOW).unwrap();
+    }
+    let (stored, _, usage) = state_of(app, ACME).await;
+    assert_eq!(stored.len(), 8);
+    for (key, sketch) in reference.iter() {
+        assert_eq!(stored[key], sketch.to_bytes(), "{key}");
+    }
+    assert_eq!(usage["keys"], 8);
+    let total: usize = stored.values().map(Vec::len).sum();
+    assert_eq!(usage["bytes"], total);
+
+    let q = |uri: &str| {
+        let app = app.clone();
+        let uri = uri.to_string();
+        async move { call(&app, get(&uri, Some(ACME))).await.json() }
+    };
+    assert_eq!(q("/v1/counter?key=c").await["value"], 6);
+    let h = reference
+        .get("h")
+        .unwrap()
+        .as_hyperloglog()
+        .unwrap()
+        .estimate();
+    let answer = q("/v1/unique?key=h").await;
+    assert_eq!(answer["estimate"]["value"], h.value);
+    assert!(answer["estimate"]["lower"].as_f64().unwrap() <= h.value);
+    let w = reference.get("w").unwrap().as_window_counter().unwrap();
+    let answer = q(&format!(
+        "/v1/window?key=w&from={}&to={}",
+        NOW - 30_000,
+        NOW + 1
+    ))
+    .await;
+    assert_eq!(
+        answer["range"]["stats"]["sum"].as_i64().map(i128::from),
+        Some(w.sum(NOW - 30_000, NOW + 1).stats.sum)
+    );
+    let points = q(&format!(
+        "/v1/window/series?key=w&from={}&to={}&step=10000",
+        NOW - 60_000,
+        NOW + 1
+    ))
+    .await;
+    let by_points: i64 = points["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["stats"]["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(by_points, 600);
+    let u = reference.get("u").unwrap().as_unique_series().unwrap();
+    let answer = q(&format!(
+        "/v1/unique?key=u&from={}&to={}",
+        NOW - 60_000,
+        NOW + 1
+    ))
+    .await;
+    assert_eq!(
+        answer["estimate"]["value"],
+        u.unique(NOW - 60_000, NOW + 1).estimate.value
+    );
+    // A union of an HLL and a whole series (a range applies to series only, so with an HLL in
+    // the union a range is refused rather than silently ignored for it).
+    let answer = q("/v1/unique?key=h&key=u").await;
+    assert!(answer["estimate"]["value"].as_f64().unwrap() > h.value);
+    let refused = call(app, get("/v1/unique?key=h&key=u&last=60000", Some(ACME))).await;
+    assert_eq!(refused.code(), "range_not_supported");
+    let l = reference.get("l").unwrap().as_leaderboard().unwrap();
+    let answer = q("/v1/leaderboard?key=l&start=0&stop=2").await;
+    let top3 = l.range_by_rank(0, 2, edgesketch::Order::Descending);
+    for (i, m) in top3.iter().enumerate() {
+        assert_eq!(
+            answer["range"][i]["member"],
+            String::from_utf8(m.member.clone()).unwrap()
+        );
+        assert_eq!(answer["range"][i]["score"], m.score);
+    }
+    let answer = q("/v1/leaderboard?key=l&member=p3").await;
+    assert_eq!(
+        answer["member"]["rank"],
+        l.rank(b"p3", edgesketch::Order::Descending).unwrap()
+    );
+    let t = reference.get("t").unwrap().as_top_k().unwrap().top(3);
+    let answer = q("/v1/topk?key=t&k=3").await;
+    assert_eq!(answer["total"], t.total);
+    let first = t.guaranteed.first().or(t.possible.first()).unwrap();
+    let listed = answer["guaranteed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(answer["possible"].as_array().unwrap())
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        listed["item"],
+        String::from_utf8(first.item.clone()).unwrap()
+    );
+    assert_eq!(listed["lower"], first.lower);
+    let m = reference
+        .get("m")
+        .unwrap()
+        .as_count_min()
+        .unwrap()
+        .estimate(b"a3");
+    let answer = q("/v1/countmin?key=m&item=a3").await;
+    assert_eq!(answer["items"][0]["upper"], m.upper);
+    assert_eq!(answer["items"][0]["lower"], m.lower);
+    let quant = reference.get("q").unwrap().as_quantiles().unwrap();
+    let answer = q("/v1/quantiles?key=q&q=0.5&q=0.99").await;
+    assert_eq!(
+        answer["quantiles"][0]["value"],
+        quant.quantile(0.5).unwrap()
+    );
+    assert_eq!(
+        answer["quantiles"][1]["value"],
+        quant.quantile(0.99).unwrap()
+    );
+    assert_eq!(answer["relative_error"], 0.01);
+    // Summaries of every key answer.
+    for key in ["c", "h", "w", "u", "l", "t", "m", "q"] {
+        let answer = q(&format!("/v1/sketch?key={key}")).await;
+        assert!(answer["summary"].is_object(), "{key}: {answer}");
+    }
+    // Raw exports: a series range merged, and Redis bytes of an HLL.
+    let raw = call(
+        app,
+        get(
+            &format!("/v1/raw?key=u&from={}&to={}", NOW - 60_000, NOW + 1),
+            Some(ACME),
+        ),
+    )
+    .await;
+    assert_eq!(raw.body, u.merged(NOW - 60_000, NOW + 1).to_bytes());
+    let redis = call(app, get("/v1/raw?key=h&format=redis", Some(ACME))).await;
+    assert_eq!(&redis.body[..4], b"HYLL");
+    let back = HyperLogLog::from_redis(&redis.body).unwrap();
+    assert_eq!(
+        back.redis_estimate(),
+        reference
+            .get("h")
+            .unwrap()
+            .as_hyperloglog()
+            .unwrap()
+            .redis_estimate()
+    );
+    // Keys by prefix, paged.
+    let page = q("/v1/keys?prefix=&limit=3").await;
+    assert_eq!(page["keys"].as_array().unwrap().len(), 3);
+    let next = page["next"].as_str().unwrap().to_string();
+    let rest = q(&format!("/v1/keys?after={next}&limit=100")).await;
+    assert_eq!(rest["keys"].as_array().unwrap().len(), 5);
+    assert!(rest["next"].is_null());
+}
+
+/// An entry whose family differs from the stored key's is refused alone; the rest applies.
+#[tokio::test]
+async fn a_mismatched_entry_is_refused_alone() {
+    let s = server(|_| {});
+    let app = &s.app;
+    assert_eq!(
+        ingest(app, ACME, &counters(1, 1, &["x"])).await.status,
+        StatusCode::OK
+    );
+    let mixed = envelope(
+        1,
+        2,
+        NOW,
+        vec![("x", hll(5, "a").into()), ("y", counter(2).into())],
+    );
+    let answer = ingest(app, ACME, &mixed).await.json();
+    assert_eq!(answer["outcome"], "applied");
+    assert_eq!(answer["merged"], 1);
+    assert_eq!(answer["rejected"][0]["key"], "x");
+    assert_eq!(answer["rejected"][0]["code"], "family_mismatch");
+    assert_eq!(
+        call(app, get("/v1/counter?key=y", Some(ACME))).await.json()["value"],
+        2
+    );
+    assert_eq!(
+        call(app, get("/v1/counter?key=x", Some(ACME))).await.json()["value"],
+        1
+    );
+}
+
+/// Sender clocks ahead or behind, and retention at the server's clock.
+#[tokio::test]
+async fn clock_skew_and_retention_edges() {
+    let s = server(|_| {});
+    let app = &s.app;
+    // Envelopes: 4 min 59 s ahead is accepted, 5 min 1 s is not; 23 h 59 min old is accepted.
+    let ok = envelope(1, 1, NOW + 299_000, vec![("c", counter(1).into())]);
+    assert_eq!(ingest(app, ACME, &ok).await.status, StatusCode::OK);
+    let ahead = envelope(1, 2, NOW + 301_000, vec![("c", counter(1).into())]);
+    assert_eq!(
+        ingest(app, ACME, &ahead).await.code(),
+        "envelope_from_future"
+    );
+    let old = envelope(2, 1, NOW - 86_340_000, vec![("c", counter(1).into())]);
+    assert_eq!(ingest(app, ACME, &old).await.status, StatusCode::OK);
+
+    // A window counter from a sender whose clock is 2 h behind the server: its buckets are older
+    // than the 1 h retention at the server's clock, so they are refused and reported (the
+    // envelope itself applies); events of the last minute from a sender in time are kept.
+    let mut behind = WindowCounter::new(series(1_000, 3_600_000), NOW - 2 * 3_600_000).unwrap();
+    behind.add(5, NOW - 2 * 3_600_000).unwrap();
+    behind.add(7, NOW - 2 * 3_600_000 + 1_000).unwrap();
+    let e = envelope(3, 1, NOW, vec![("w", behind.into())]);
+    let answer = ingest(app, ACME, &e).await.json();
+    assert_eq!(answer["outcome"], "applied", "{answer}");
+    assert_eq!(answer["rejected"][0]["code"], "late_buckets", "{answer}");
+    assert_eq!(answer["rejected"][0]["buckets"], 2);
+    assert_eq!(answer["rejected"][0]["events"], 2);
+    let mut fresh = WindowCounter::new(series(1_000, 3_600_000), NOW).unwrap();
+    fresh.add(11, NOW - 30_000).unwrap();
+    let answer = ingest(app, ACME, &envelope(3, 2, NOW, vec![("w", fresh.into())]))
+        .await
+        .json();
+    assert_eq!(answer["rejected"], Value::Array(vec![]), "{answer}");
+    let sum = call(app, get("/v1/window?key=w&last=3600000", Some(ACME)))
+        .await
+        .json();
+    assert_eq!(sum["range"]["stats"]["sum"], 11);
+
+    // Retention: two hours later, maintenance drops the bucket and the stored bytes shrink.
+    let before = call(app, get("/v1/tenant", Some(ACME))).await.json()["bytes"]
+        .as_u64()
+        .unwrap();
+    s.set_now(NOW + 2 * 3_600_000);
+    s.state.engine().maintain().await.unwrap();
+    let after = call(app, get("/v1/tenant", Some(ACME))).await.json()["bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(after < before, "{before} -> {after}");
+    let sum = call(
+        app,
+        get(
+            &format!("/v1/window?key=w&from={}&to={}", NOW - 60_000, NOW + 1),
+            Some(ACME),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(sum["range"]["stats"]["count"], 0);
+    assert_eq!(sum["range"]["truncated"], true);
+    // The sender's envelope from NOW is now 2 h old: still inside the 24 h horizon, a retry is
+    // recognised as a duplicate.
+    assert_eq!(ingest(app, ACME, &e).await.json()["outcome"], "duplicate");
+}
+
+/// CORS: configured origins get the headers (preflight included), others do not.
+#[tokio::test]
+async fn cors_preflight_for_configured_origins_only() {
+    let s = server(|c| c.cors_origins = vec!["https://dash.example".into()]);
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/v1/ingest")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "authorization,content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = call(&s.app, preflight("https://dash.example")).await;
+    assert!(ok.status.is_success());
+    assert_eq!(
+        ok.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://dash.example"
+    );
+    let methods = ok.headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(methods.contains("POST"), "{methods}");
+    let other = call(&s.app, preflight("https://evil.example")).await;
+    assert!(
+        other
+            .headers
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+    // Without configured origins there are no CORS headers at all.
+    let plain = server(|_| {});
+    let none = call(&plain.app, preflight("https://dash.example")).await;
+    assert!(
+        none.headers
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn ops_routes_answer() {
+    let s = server(|_| {});
+    assert_eq!(
+        ingest(&s.app, ACME, &counters(1, 1, &["c"])).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&s.app, get("/livez", None)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&s.app, get("/readyz", None)).await.status,
+        StatusCode::OK
+    );
+    let metrics = String::from_utf8(call(&s.app, get("/metrics", None)).await.body).unwrap();
+    for name in [
+        "edgesketch_ingest_requests_total{outcome=\"applied\"} 1",
+        "edgesketch_commit_duration_seconds_count",
+        "edgesketch_tenant_keys{tenant=\"acme\"} 1",
+        "edgesketch_cache_bytes",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from\n{metrics}");
+    }
+    assert!(!metrics.contains("key=\""), "no per-key labels");
+    let home = call(&s.app, get("/", None)).await;
+    assert_eq!(home.status, StatusCode::OK);
+}
+
+/// Every path of /openapi.json is served by the router, and every `.route(` of the router is
+/// documented.
+#[tokio::test]
+async fn openapi_and_router_agree() {
+    let s = server(|_| {});
+    let doc = call(&s.app, get("/openapi.json", None)).await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let request = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(path.as_str())
+                .body(Body::empty())
+                .unwrap();
+            let answer = call(&s.app, request).await;
+            assert_ne!(
+                answer.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            if answer.status == StatusCode::NOT_FOUND {
+                assert_ne!(answer.json()["code"], "no_such_route", "{method} {path}");
+            }
+        }
+    }
+    let source = include_str!("../src/routes/mod.rs");
+    let routed = source.matches(".route(\"").count();
+    let catch_all = source.matches(".route(\"/v1/{*rest}\"").count();
+    assert_eq!(
+        paths.len(),
+        routed - catch_all,
+        "documented paths vs routes"
+    );
+}
+
+/// A store that fails its commits while `failing` is set.
+struct FlakyStore {
+    inner: SqliteStore,
+    failing: std::sync::atomic::AtomicBool,
+    commits: AtomicUsize,
+}
+
+impl Store for FlakyStore {
+    fn load_sketch(&self, t: &str, k: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.load_sketch(t, k)
+    }
+    fn load_ledger(&self, t: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.load_ledger(t)
+    }
+    fn list_keys(
+        &self,
+        t: &str,
+        p: &str,
+        a: Option<&str>,
+        l: usize,
+    ) -> Result<Vec<KeyInfo>, StoreError> {
+        self.inner.list_keys(t, p, a, l)
+    }
+    fn usage(&self, t: &str) -> Result<Usage, StoreError> {
+        self.inner.usage(t)
+    }
+    fn keys_of_families(
+        &self,
+        f: &[u8],
+        a: Option<(&str, &str)>,
+        l: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.inner.keys_of_families(f, a, l)
+    }
+    fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        if self.failing.load(Ordering::SeqCst) {
+            // Slow and failing, as a disk in trouble is.
+            std::thread::sleep(Duration::from_millis(50));
+            return Err(StoreError("disk full (test)".into()));
+        }
+        self.inner.commit(batch)
+    }
+    fn check(&self) -> Result<(), StoreError> {
+        self.inner.check()
+    }
+}
+
+/// A failed commit answers 503 and forgets the batch's admissions: the retry applies once.
+/// While the writer is stuck, a full queue answers 503 "overloaded" with Retry-After.
+#[tokio::test]
+async fn failed_commits_and_overload_answer_503_and_retries_apply_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FlakyStore {
+        inner: SqliteStore::open(dir.path()).unwrap(),
+        failing: true.into(),
+        commits: AtomicUsize::new(0),
+    });
+    let mut c = config(&dir);
+    c.queue = 2;
+    c.batch_max = 1;
+    let s = server_with_store(dir, c, store.clone());
+    let app = &s.app;
+    let e = counters(1, 1, &["c"]);
+    let answer = ingest(app, ACME, &e).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code().as_str()),
+        (503, "store_unavailable")
+    );
+    assert!(answer.headers.contains_key(header::RETRY_AFTER));
+    // Many at once while every commit takes 50 ms and fails: some are refused at the door.
+    let attempts: Vec<_> = (2..40u64)
+        .map(|seq| {
+            let app = app.clone();
+            tokio::spawn(async move { ingest(&app, ACME, &counters(1, seq, &["c"])).await })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for a in attempts {
+        let answer = a.await.unwrap();
+        assert_eq!(answer.status.as_u16(), 503);
+        assert!(answer.headers.contains_key(header::RETRY_AFTER));
+        codes.push(answer.code());
+    }
+    assert!(codes.iter().any(|c| c == "overloaded"), "{codes:?}");
+    store.failing.store(false, Ordering::SeqCst);
+    assert_eq!(ingest(app, ACME, &e).await.json()["outcome"], "applied");
+    assert_eq!(ingest(app, ACME, &e).await.json()["outcome"], "duplicate");
+    assert_eq!(
+        call(app, get("/v1/counter?key=c", Some(ACME))).await.json()["value"],
+        1
+    );
+}
+
+/// Two servers on one data directory would each keep a ledger in memory and break
+/// exactly-once: the second is refused while the first runs.
+#[test]
+fn a_second_server_on_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = SqliteStore::open(dir.path()).unwrap();
+    let second = SqliteStore::open(dir.path()).unwrap_err();
+    assert!(second.to_string().contains("in use"), "{second}");
+    drop(first);
+    SqliteStore::open(dir.path()).unwrap();
+}
