@@ -387,6 +387,38 @@ proptest! {
         prop_assert_eq!(merged(&x, &x).to_bytes(), window_from(&all).to_bytes());
     }
 
+    /// Rolling up consecutive periods into a coarser series (as the merge server does in the
+    /// background) gives what downsampling everything at once gives, whatever the cut points.
+    #[test]
+    fn roll_ups_of_consecutive_periods_equal_one_downsample(a in events(), cuts in prop::collection::vec(0i64..86_400_000, 0..4)) {
+        const NOW: i64 = 1_764_115_200_000;
+        let hour = SeriesConfig::new(3_600_000, 2 * 86_400_000, 2 * 86_400_000, 60_000).unwrap();
+        let mut bounds: Vec<i64> = cuts.iter().map(|c| NOW - c).collect();
+        bounds.push(NOW - 86_400_001);
+        bounds.push(NOW + 1);
+        bounds.sort_unstable();
+        let (w, u) = (window_from(&a), unique_from(&a));
+        let mut rolled_w = WindowCounter::new(hour, NOW + 1).unwrap();
+        let mut rolled_u = UniqueSeries::new(hour, 10, NOW + 1).unwrap();
+        for pair in bounds.windows(2) {
+            let period = w.rolled_up(hour, pair[0], pair[1]).unwrap();
+            prop_assert!(period.rejected().is_empty());
+            rolled_w.merge_local(&period).unwrap();
+            rolled_u.merge(&u.rolled_up(hour, pair[0], pair[1]).unwrap()).unwrap();
+        }
+        // Every hour of the roll-up holds exactly what the fine series holds for that hour.
+        prop_assert_eq!(rolled_w.sum(i64::MIN / 2, i64::MAX / 2).stats, w.sum(i64::MIN / 2, i64::MAX / 2).stats);
+        for (t, stats) in rolled_w.series(NOW - 2 * 86_400_000, NOW + 1) {
+            prop_assert_eq!(stats, w.sum(t, t + 3_600_000).stats);
+        }
+        for (t, h) in rolled_u.buckets(i64::MIN / 2, i64::MAX / 2) {
+            prop_assert_eq!(h.registers(), u.merged(t, t + 3_600_000).registers());
+        }
+        prop_assert_eq!(rolled_u.bucket_count(), u.downsample(3_600_000).unwrap().bucket_count());
+        // A width that is not a multiple is refused.
+        prop_assert!(w.rolled_up(SeriesConfig::new(90_000, 86_400_000, 86_400_000, 60_000).unwrap(), 0, 1).is_err());
+    }
+
     #[test]
     fn unique_series_merges_commute_associate_and_are_idempotent(a in events(), b in events(), c in events()) {
         let (x, y, z) = (unique_from(&a), unique_from(&b), unique_from(&c));

@@ -99,6 +99,14 @@ pub struct ServerConfig {
     /// Seconds between background maintenance rounds (retention of series, idle senders).
     #[arg(long, env = "EDGESKETCH_MAINTENANCE_SECS", default_value_t = 60)]
     pub maintenance_secs: u64,
+    /// Bucket width of the background roll-ups of series (window counters and unique series
+    /// with finer buckets get a coarser copy under `<key>@<width>ms` that keeps longer); 0 turns
+    /// roll-ups off.
+    #[arg(long, env = "EDGESKETCH_ROLLUP_BUCKET_MS", default_value_t = 60_000)]
+    pub rollup_bucket_ms: u64,
+    /// How long roll-ups keep their buckets, in milliseconds (default 30 days).
+    #[arg(long, env = "EDGESKETCH_ROLLUP_RETENTION_MS", default_value_t = 30 * 86_400_000)]
+    pub rollup_retention_ms: u64,
     /// Directory of the dashboard served at `/` (the built `www/`); a built-in page if absent.
     #[arg(long, env = "EDGESKETCH_WWW_DIR", default_value = "./www")]
     pub www_dir: PathBuf,

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use edgesketch::ledger::Gap;
 use edgesketch::snapshot::EntryMerge;
 use edgesketch::{
-    Admit, Error as CoreError, Family, Ledger, LedgerConfig, ReplicaId, Sketch, Snapshot,
+    Admit, Error as CoreError, Family, Ledger, LedgerConfig, ReplicaId, SeriesConfig, Sketch,
+    Snapshot, UniqueSeries, WindowCounter,
 };
 use serde::Serialize;
 use tokio::sync::{broadcast, oneshot};
@@ -66,6 +67,22 @@ pub struct EngineConfig {
     pub drift_grace_ms: i64,
     /// Ledger limits for tenants seen for the first time.
     pub ledger: LedgerConfig,
+    /// The background roll-up of series, if any (see [`rollup_key`]).
+    pub rollup: Option<SeriesConfig>,
+}
+
+/// The key of a series' roll-up: `<key>@<width>ms`. Keys of that shape are the server's own:
+/// ingest refuses entries under them.
+pub fn rollup_key(key: &str, width_ms: u64) -> String {
+    format!("{key}@{width_ms}ms")
+}
+
+/// Whether `key` has the shape of a roll-up key (`…@<digits>ms`).
+pub fn is_rollup_key(key: &str) -> bool {
+    key.rsplit_once('@').is_some_and(|(_, tail)| {
+        tail.strip_suffix("ms")
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// What a change event announces (for `/v1/events`).
@@ -797,6 +814,17 @@ fn apply(
     let mut staged = Vec::with_capacity(snapshot.len());
     let (mut new_keys, mut bytes_after) = (0u64, usage.bytes);
     for ((key, incoming), current) in snapshot.iter().zip(currents) {
+        if is_rollup_key(key) {
+            report.rejected.push(EntryRejection {
+                key: key.to_string(),
+                family: incoming.family().name(),
+                code: "reserved_key",
+                detail: "keys ending in @<digits>ms hold the server's roll-ups of series".into(),
+                buckets: None,
+                events: None,
+            });
+            continue;
+        }
         let (mut sketch, old_size) = match current {
             Some((stored, size)) => {
                 let mut s = (*stored).clone();
@@ -947,28 +975,144 @@ fn maintain(
         keys.last().cloned()
     };
     for (tenant, key) in keys {
+        // A roll-up's clock is how far it has folded: only the fold moves it.
+        if is_rollup_key(&key) {
+            continue;
+        }
         let tenant: Arc<str> = tenant.into();
         let Some((stored, size)) = current(shared, batch, &tenant, &key)? else {
             continue;
         };
         let mut sketch = (*stored).clone();
         sketch.advance(now);
+        if let Some(config) = shared.config.rollup {
+            fold_rollup(shared, tenants, batch, &tenant, &key, &sketch, config, now)?;
+        }
         let bytes = sketch.to_bytes();
         if bytes.len() == size && bytes == stored.to_bytes() {
             continue;
         }
-        let state = shared.tenant_state(tenants, &tenant)?;
-        state.usage.bytes = (state.usage.bytes + bytes.len() as u64).saturating_sub(size as u64);
-        batch.touched.insert(tenant.clone());
-        batch.dirty.insert(
-            cache_key(&tenant, &key),
-            Staged {
-                tenant,
-                key,
-                sketch: Arc::new(sketch),
-                bytes,
-            },
-        );
+        stage(
+            shared,
+            tenants,
+            batch,
+            &tenant,
+            key,
+            sketch,
+            bytes,
+            Some(size),
+        )?;
     }
     Ok(())
+}
+
+/// Puts a maintenance change into the batch, keeping the tenant's usage right.
+#[allow(clippy::too_many_arguments)]
+fn stage(
+    shared: &Shared,
+    tenants: &mut HashMap<Arc<str>, TenantState>,
+    batch: &mut Batch,
+    tenant: &Arc<str>,
+    key: String,
+    sketch: Sketch,
+    bytes: Vec<u8>,
+    old_size: Option<usize>,
+) -> Result<(), ApiError> {
+    let state = shared.tenant_state(tenants, tenant)?;
+    state.usage.bytes =
+        (state.usage.bytes + bytes.len() as u64).saturating_sub(old_size.unwrap_or(0) as u64);
+    if old_size.is_none() {
+        state.usage.keys += 1;
+    }
+    batch.touched.insert(tenant.clone());
+    batch.dirty.insert(
+        cache_key(tenant, &key),
+        Staged {
+            tenant: tenant.clone(),
+            key,
+            sketch: Arc::new(sketch),
+            bytes,
+        },
+    );
+    Ok(())
+}
+
+/// Folds the closed buckets of a series that the roll-up has not seen into its roll-up
+/// (`<key>@<width>ms`). A bucket is closed once the series' grace period has passed its end (no
+/// event can land in it any more); the roll-up's clock marks how far it has folded, so each
+/// bucket is folded once, also across restarts.
+#[allow(clippy::too_many_arguments)]
+fn fold_rollup(
+    shared: &Shared,
+    tenants: &mut HashMap<Arc<str>, TenantState>,
+    batch: &mut Batch,
+    tenant: &Arc<str>,
+    key: &str,
+    series: &Sketch,
+    config: SeriesConfig,
+    now: i64,
+) -> Result<(), ApiError> {
+    let (fine, grace) = match series {
+        Sketch::WindowCounter(w) => (w.config(), w.config().grace_ms),
+        Sketch::UniqueSeries(u) => (u.config(), u.config().grace_ms),
+        _ => return Ok(()),
+    };
+    if fine.bucket_ms >= config.bucket_ms || config.bucket_ms % fine.bucket_ms != 0 {
+        return Ok(());
+    }
+    let closed = config.bucket_start(config.bucket_of(now.saturating_sub(grace as i64)));
+    let name = rollup_key(key, config.bucket_ms);
+    let existing = current(shared, batch, tenant, &name)?;
+    let (folded_to, old_size) = match &existing {
+        Some((rollup, size)) => match &**rollup {
+            Sketch::WindowCounter(r) => (r.now(), Some(*size)),
+            Sketch::UniqueSeries(r) => (r.now(), Some(*size)),
+            _ => return Ok(()),
+        },
+        None => (i64::MIN, None),
+    };
+    if closed <= folded_to {
+        return Ok(());
+    }
+    if old_size.is_none() {
+        let state = shared.tenant_state(tenants, tenant)?;
+        let max_keys = shared.config.max_keys_per_tenant;
+        if state.usage.keys >= max_keys {
+            tracing::warn!(%tenant, key = %name, "no roll-up: the tenant's key quota is used up");
+            return Ok(());
+        }
+    }
+    let built = match (series, existing.as_ref().map(|(s, _)| &**s)) {
+        (Sketch::WindowCounter(w), previous) => match previous {
+            Some(Sketch::WindowCounter(r)) => Ok(r.clone()),
+            _ => WindowCounter::new(config, closed),
+        }
+        .and_then(|mut r| {
+            r.advance(closed);
+            r.merge_local(&w.rolled_up(config, folded_to, closed)?)?;
+            Ok(Sketch::from(r))
+        }),
+        (Sketch::UniqueSeries(u), previous) => match previous {
+            Some(Sketch::UniqueSeries(r)) => Ok(r.clone()),
+            _ => UniqueSeries::new(config, u.precision(), closed),
+        }
+        .and_then(|mut r| {
+            r.advance(closed);
+            r.merge(&u.rolled_up(config, folded_to, closed)?)?;
+            Ok(Sketch::from(r))
+        }),
+        _ => return Ok(()),
+    };
+    match built {
+        Ok(rollup) => {
+            let bytes = rollup.to_bytes();
+            stage(
+                shared, tenants, batch, tenant, name, rollup, bytes, old_size,
+            )
+        }
+        Err(e) => {
+            tracing::warn!(%tenant, %key, error = %e, "roll-up failed");
+            Ok(())
+        }
+    }
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use edgesketch::LedgerConfig;
+use edgesketch::{LedgerConfig, SeriesConfig};
 use tokio::net::TcpListener;
 
 use crate::auth::Auth;
@@ -57,7 +57,7 @@ impl AppState {
         store
             .check()
             .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-        Ok(Self::with_store(Arc::new(store), config, auth, clock))
+        Self::with_store(Arc::new(store), config, auth, clock)
     }
 
     /// Starts the writer over any store.
@@ -66,7 +66,19 @@ impl AppState {
         config: ServerConfig,
         auth: Auth,
         clock: Clock,
-    ) -> Self {
+    ) -> Result<Self, String> {
+        let rollup = match config.rollup_bucket_ms {
+            0 => None,
+            width => Some(
+                SeriesConfig::new(
+                    width,
+                    config.rollup_retention_ms,
+                    config.rollup_retention_ms,
+                    60_000,
+                )
+                .map_err(|e| format!("--rollup-bucket-ms / --rollup-retention-ms: {e}"))?,
+            ),
+        };
         let engine_config = EngineConfig {
             batch_max: config.batch_max,
             batch_wait: Duration::from_millis(config.batch_wait_ms),
@@ -76,9 +88,10 @@ impl AppState {
             max_bytes_per_tenant: config.max_bytes_per_tenant,
             drift_grace_ms: (config.drift_grace_secs as i64).saturating_mul(1000),
             ledger: LedgerConfig::default(),
+            rollup,
         };
         let engine = Engine::start(store, engine_config, Arc::new(Metrics::new()), clock);
-        AppState {
+        Ok(AppState {
             inner: Arc::new(Inner {
                 engine,
                 auth,
@@ -86,7 +99,7 @@ impl AppState {
                 ready: AtomicBool::new(true),
                 closing: tokio::sync::watch::channel(false).0,
             }),
-        }
+        })
     }
 
     /// The engine.

@@ -767,14 +767,29 @@ async fn clock_skew_and_retention_edges() {
     assert_eq!(sum["range"]["stats"]["sum"], 11);
 
     // Retention: two hours later, maintenance drops the bucket and the stored bytes shrink.
-    let before = call(app, get("/v1/tenant", Some(ACME))).await.json()["bytes"]
-        .as_u64()
-        .unwrap();
+    let size = |app: &axum::Router| {
+        let app = app.clone();
+        async move {
+            let raw = call(&app, get("/v1/raw?key=w", Some(ACME)))
+                .await
+                .body
+                .len() as u64;
+            let tenant = call(&app, get("/v1/tenant", Some(ACME))).await.json();
+            let listing = call(&app, get("/v1/keys", Some(ACME))).await.json();
+            let total: u64 = listing["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["bytes"].as_u64().unwrap())
+                .sum();
+            assert_eq!(tenant["bytes"], total, "usage tracks the stored bytes");
+            raw
+        }
+    };
+    let before = size(app).await;
     s.set_now(NOW + 2 * 3_600_000);
     s.state.engine().maintain().await.unwrap();
-    let after = call(app, get("/v1/tenant", Some(ACME))).await.json()["bytes"]
-        .as_u64()
-        .unwrap();
+    let after = size(app).await;
     assert!(after < before, "{before} -> {after}");
     let sum = call(
         app,
@@ -1005,4 +1020,125 @@ fn a_second_server_on_the_same_directory_is_refused() {
     assert!(second.to_string().contains("in use"), "{second}");
     drop(first);
     SqliteStore::open(dir.path()).unwrap();
+}
+
+/// Background roll-ups: closed buckets of fine series are folded once into `<key>@60000ms`,
+/// also when maintenance runs again or events keep arriving; the roll-up's keys are reserved.
+#[tokio::test]
+async fn series_roll_up_in_the_background_exactly_once() {
+    let s = server(|_| {});
+    let app = &s.app;
+    let fine = SeriesConfig::new(1_000, 3_600_000, 30_000, 60_000).unwrap();
+    let send = |sequence: u64, at: i64, events: Vec<(i64, i64)>| {
+        let mut w = WindowCounter::new(fine, at).unwrap();
+        let mut u = UniqueSeries::new(fine, 12, at).unwrap();
+        for (value, t) in events {
+            w.add(value, t).unwrap();
+            u.add(&value.to_le_bytes(), t).unwrap();
+        }
+        envelope(1, sequence, at, vec![("w", w.into()), ("u", u.into())])
+    };
+    // Minute-aligned clock; one event a second over five minutes, sent every 10 s as it happens.
+    let t0 = NOW - NOW.rem_euclid(60_000);
+    for chunk in 0..30i64 {
+        let at = t0 - 300_000 + (chunk + 1) * 10_000;
+        s.set_now(at);
+        let events: Vec<(i64, i64)> = (0..10)
+            .map(|i| ((chunk * 10 + i) % 17, at - 10_000 + i * 1_000))
+            .collect();
+        let answer = ingest(app, ACME, &send(chunk as u64 + 1, at, events))
+            .await
+            .json();
+        assert_eq!(answer["rejected"], Value::Array(vec![]), "{answer}");
+    }
+    s.state.engine().maintain().await.unwrap();
+    // Closed: everything before t0 - grace (30 s), in whole minutes: up to t0 - 60 s.
+    let minutes = |key: &str, from: i64, to: i64| {
+        let app = app.clone();
+        let uri = format!(
+            "/v1/window/series?key={}&from={from}&to={to}&step=60000",
+            urlencode(key)
+        );
+        async move { call(&app, get(&uri, Some(ACME))).await.json() }
+    };
+    let rolled = minutes("w@60000ms", t0 - 300_000, t0).await;
+    let original = minutes("w", t0 - 300_000, t0).await;
+    let points = rolled["points"].as_array().unwrap();
+    assert_eq!(points.len(), 5);
+    for (i, (r, o)) in points
+        .iter()
+        .zip(original["points"].as_array().unwrap())
+        .enumerate()
+    {
+        if i < 4 {
+            assert_eq!(r["stats"], o["stats"], "minute {i}");
+        } else {
+            assert_eq!(r["stats"]["count"], 0, "the last minute is not closed yet");
+        }
+    }
+    // Again at the same clock: nothing changes (no double counting).
+    let before = call(app, get("/v1/raw?key=w%4060000ms", Some(ACME)))
+        .await
+        .body;
+    s.state.engine().maintain().await.unwrap();
+    assert_eq!(
+        call(app, get("/v1/raw?key=w%4060000ms", Some(ACME)))
+            .await
+            .body,
+        before
+    );
+    // Late events into the still-open minute, then the clock moves on: folded once.
+    let late: Vec<(i64, i64)> = (0..10).map(|i| (100, t0 - 20_000 + i)).collect();
+    assert_eq!(
+        ingest(app, ACME, &send(31, t0, late)).await.status,
+        StatusCode::OK
+    );
+    s.set_now(t0 + 120_000);
+    s.state.engine().maintain().await.unwrap();
+    s.state.engine().maintain().await.unwrap();
+    let rolled = minutes("w@60000ms", t0 - 300_000, t0 + 60_000).await;
+    let original = minutes("w", t0 - 300_000, t0 + 60_000).await;
+    assert_eq!(rolled["points"], original["points"]);
+    let total: i64 = rolled["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["stats"]["sum"].as_i64().unwrap())
+        .sum();
+    let expected: i64 = (0..300).map(|i| i % 17).sum::<i64>() + 1_000;
+    assert_eq!(total, expected);
+    // The unique series' roll-up counts the same distinct values per minute.
+    let u_rolled = call(
+        app,
+        get(
+            &format!(
+                "/v1/unique?key=u%4060000ms&from={}&to={}",
+                t0 - 300_000,
+                t0 + 1
+            ),
+            Some(ACME),
+        ),
+    )
+    .await
+    .json();
+    let u_fine = call(
+        app,
+        get(
+            &format!("/v1/unique?key=u&from={}&to={}", t0 - 300_000, t0 + 1),
+            Some(ACME),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(u_rolled["estimate"]["value"], u_fine["estimate"]["value"]);
+    // Roll-up keys are the server's: an entry under one is refused alone.
+    let reserved = envelope(
+        2,
+        1,
+        t0 + 120_000,
+        vec![("w@60000ms", counter(1).into()), ("ok", counter(1).into())],
+    );
+    let answer = ingest(app, ACME, &reserved).await.json();
+    assert_eq!(answer["rejected"][0]["code"], "reserved_key", "{answer}");
+    assert_eq!(answer["merged"], 1);
 }

@@ -57,6 +57,7 @@ fn state_on(dir: &std::path::Path, clock: Arc<std::sync::atomic::AtomicI64>) -> 
         auth(),
         Arc::new(move || clock.load(Ordering::SeqCst)),
     )
+    .unwrap()
 }
 
 /// Envelopes from `senders` recorders, `rounds` each, with every family.

@@ -518,6 +518,29 @@ impl<B: Bucket> Series<B> {
         Ok(out)
     }
 
+    /// The buckets starting in `[from_ms, to_ms)`, combined into a series of `config` (whose
+    /// bucket width is a multiple of this one's), with its clock at `to_ms` and nothing rejected:
+    /// one period of a roll-up, to merge into a coarser series that keeps longer.
+    pub(crate) fn rolled_up(&self, config: SeriesConfig, from_ms: i64, to_ms: i64) -> Result<Self> {
+        if config.bucket_ms % self.config.bucket_ms != 0 || config.bucket_ms < self.config.bucket_ms
+        {
+            return Err(Error::ParameterMismatch {
+                what: "roll-up bucket width must be a multiple of the series' one",
+                left: self.config.bucket_ms,
+                right: config.bucket_ms,
+            });
+        }
+        let factor = (config.bucket_ms / self.config.bucket_ms) as i64;
+        let mut out = Series::<B>::new(config, self.params, to_ms)?;
+        let first = self.first_index_from(from_ms);
+        let end = ceil_div(to_ms, self.config.width());
+        let start = self.buckets.partition_point(|(i, _)| *i < first);
+        for (index, bucket) in self.buckets.range(start..).take_while(|(i, _)| *i < end) {
+            out.slot(index.div_euclid(factor)).merge_from(bucket);
+        }
+        Ok(out)
+    }
+
     pub(crate) fn write_params(&self, out: &mut Vec<u8>) {
         self.config.write(out);
         B::write_params(self.params, out);

@@ -231,6 +231,20 @@ impl UniqueSeries {
         })
     }
 
+    /// The buckets starting in `[from_ms, to_ms)` in a series of `config` (its bucket width a
+    /// multiple of this one's), its clock at `to_ms`: a roll-up period to merge into a coarser
+    /// series that keeps longer (see [`WindowCounter::rolled_up`](crate::WindowCounter::rolled_up)).
+    pub fn rolled_up(
+        &self,
+        config: SeriesConfig,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<UniqueSeries> {
+        Ok(UniqueSeries {
+            series: self.series.rolled_up(config, from_ms, to_ms)?,
+        })
+    }
+
     /// An empty series with the same parameters and clock.
     pub(crate) fn emptied(&self) -> UniqueSeries {
         UniqueSeries {

@@ -325,6 +325,21 @@ impl WindowCounter {
         })
     }
 
+    /// The buckets starting in `[from_ms, to_ms)` in a counter of `config` (its bucket width a
+    /// multiple of this one's), its clock at `to_ms`: a roll-up period to merge (with
+    /// [`WindowCounter::merge_local`]) into a coarser counter that keeps longer. Rolling up
+    /// consecutive periods gives the same totals as [`WindowCounter::downsample`] of them all.
+    pub fn rolled_up(
+        &self,
+        config: SeriesConfig,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<WindowCounter> {
+        Ok(WindowCounter {
+            series: self.series.rolled_up(config, from_ms, to_ms)?,
+        })
+    }
+
     /// An empty counter with the same parameters and clock.
     pub(crate) fn emptied(&self) -> WindowCounter {
         WindowCounter {

@@ -99,7 +99,8 @@ pub fn server_with_store(dir: TempDir, config: ServerConfig, store: Arc<dyn Stor
         config,
         auth(),
         Arc::new(move || reading.load(Ordering::SeqCst)),
-    );
+    )
+    .unwrap();
     TestServer {
         app: app(state.clone()),
         state,
