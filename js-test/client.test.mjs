@@ -170,6 +170,18 @@ test('in Worker mode (no timers) thresholds only queue; flush() sends', async ()
   s.close();
 });
 
+test('an awaited flush also waits for a send that a threshold started in the background', async () => {
+  const s = await sink([503], { retryAfter: 0 });
+  // Timers on (Node, browsers): reaching maxEvents starts a send in the background.
+  const client = createClient({ endpoint: s.url, maxEvents: 10, ...fast, timers: true, flushIntervalMs: 60_000 });
+  for (let i = 0; i < 20; i++) client.increment('n');
+  const result = await client.flush();
+  assert.deepEqual(result, { sent: 2, queued: 0, dropped: 0 });
+  assert.equal(client.stats().queued, 0);
+  await client.close();
+  s.close();
+});
+
 test('flushBeacon sends every queued envelope with the token in the query string', () => {
   const beacons = [];
   const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', token: 'w k', ...fast,
@@ -178,6 +190,7 @@ test('flushBeacon sends every queued envelope with the token in the query string
   assert.equal(client.flushBeacon(), true);
   assert.equal(beacons.length, 1);
   assert.equal(beacons[0].url, 'http://127.0.0.1:9/v1/ingest?token=w%20k');
-  assert.equal(beacons[0].blob.type, 'application/octet-stream');
+  // CORS-safelisted, so a cross-origin beacon needs no preflight.
+  assert.equal(beacons[0].blob.type, 'text/plain');
   assert.equal(client.stats().queued, 0);
 });

@@ -165,9 +165,16 @@ export function createClientWith(wasm, options) {
 
   /** Makes an envelope of what was recorded and sends the queue; the promise settles when the
    * queue is empty or a send keeps failing (it stays queued for the next flush). */
+  // Where timers run, drains go one after another, so an awaited flush() also waits for a drain
+  // that a threshold started in the background (else it would find every item busy and return
+  // early). Workers keep one drain per request instead: a request may not wait on another's I/O.
+  let drains = Promise.resolve();
   function flush() {
     cut();
-    return drain();
+    if (!timers) return drain();
+    const result = drains.then(drain, drain);
+    drains = result.catch(() => {});
+    return result;
   }
 
   function recorded() {
@@ -187,10 +194,12 @@ export function createClientWith(wasm, options) {
     cut();
     const beacon = o.sendBeacon ?? (typeof navigator === 'object' && navigator.sendBeacon ? navigator.sendBeacon.bind(navigator) : null);
     if (!beacon) return false;
-    // Beacons cannot carry headers: the token rides in the query string.
+    // Beacons cannot carry headers: the token rides in the query string. The body is typed
+    // text/plain, a CORS-safelisted type, so a beacon to another origin needs no preflight
+    // (which beacons cannot make); the merge server takes text/plain bodies as envelopes.
     const url = o.token ? `${o.endpoint}${o.endpoint.includes('?') ? '&' : '?'}token=${encodeURIComponent(o.token)}` : o.endpoint;
     while (queue.length > 0) {
-      if (!beacon(url, new Blob([queue[0].bytes], { type: 'application/octet-stream' }))) return false;
+      if (!beacon(url, new Blob([queue[0].bytes], { type: 'text/plain' }))) return false;
       queue.shift();
       stats.sent++;
     }

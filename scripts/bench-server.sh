@@ -43,7 +43,13 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 
 work=$(mktemp -d)
 server_pid=""
+loadgen_pid=""
 cleanup() {
+    # `timeout` leads its own process group: the load generator and its redis-servers.
+    if [ -n "$loadgen_pid" ] && kill -0 "$loadgen_pid" 2>/dev/null; then
+        kill -TERM -- "-$loadgen_pid" 2>/dev/null || true
+        wait "$loadgen_pid" 2>/dev/null || true
+    fi
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
@@ -72,14 +78,19 @@ fi
 echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(redis-server --version | cut -d' ' -f1-3)," \
     "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
+# In the background and waited for, so that an interrupt reaches the cleanup at once.
 if [ -n "$soak" ]; then
     # Bounded: the soak's own length plus a minute.
     timeout $((soak + 60)) "$bin/examples/loadgen" --server "$url" --server-pid "$server_pid" \
-        --data-dir "$work/data" --soak "$soak" "${extra[@]}"
+        --data-dir "$work/data" --soak "$soak" "${extra[@]}" &
 else
     # Bounded: building the envelopes plus eight runs of at most 10 s each.
-    timeout 300 "$bin/examples/loadgen" --server "$url" --server-pid "$server_pid" "${extra[@]}"
+    timeout 300 "$bin/examples/loadgen" --server "$url" --server-pid "$server_pid" \
+        "${extra[@]}" &
 fi
+loadgen_pid=$!
+wait "$loadgen_pid"
+loadgen_pid=""
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 if grep -qE 'WARN|ERROR' "$work/server.err"; then

@@ -23,6 +23,8 @@ unset CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER
 [ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] && [ -x node_modules/.bin/tsc ] ||
   npm ci --no-audit --no-fund
 tarball=$(ls "$root"/pkg/edgesketch-*.tgz)
+# The merge server, for the client's end-to-end test (already built by `cargo test`).
+cargo build -p edgesketch-server
 
 scratch="$root/target/npm-test"
 rm -rf "$scratch"
@@ -33,7 +35,9 @@ echo '{ "name": "edgesketch-npm-test", "private": true, "type": "module" }' > pa
 npm install --no-audit --no-fund --no-save "$tarball" >/dev/null
 EDGESKETCH_GOLDEN="$root/tests/golden/v1" WORKERD_BIN="$root/node_modules/.bin/workerd" \
   PLAYWRIGHT_CORE="$root/package.json" \
-  node --test --test-concurrency=1 node.test.mjs node.test.cjs client.test.mjs workerd.test.mjs chromium.test.mjs
+  EDGESKETCH_SERVER_BIN="$root/target/debug/edgesketch-server" \
+  node --test --test-concurrency=1 node.test.mjs node.test.cjs client.test.mjs server.test.mjs \
+    workerd.test.mjs chromium.test.mjs
 
 # The shipped types accept a typed user (and refuse misspelt options).
 "$root/node_modules/.bin/tsc" -p tsconfig.json

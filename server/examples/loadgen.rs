@@ -986,8 +986,12 @@ async fn soak(args: &Args, seconds: u64, nonce: u64) -> Result<(), String> {
             format!("{:.0}", dir_bytes(d) as f64 / 1048576.0)
         });
         println!(
-            "| {:.0} | {} | {:.0} | {:.2} | {:.2} | {errors} | {rss} | {hwm} | {disk} |",
-            start.elapsed().as_secs_f64(),
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {errors} | {rss} | {hwm} | {disk} |",
+            if done {
+                "end (requests in flight at the deadline)".to_string()
+            } else {
+                format!("{:.0}", start.elapsed().as_secs_f64())
+            },
             taken.latencies.len(),
             taken.latencies.len() as f64 / span.as_secs_f64(),
             percentile_ms(&taken.latencies, 0.50),

@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr; stdout carries what scripts read (`listening on …`, the demo's report).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_env("EDGESKETCH_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )

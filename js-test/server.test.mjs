@@ -1,0 +1,123 @@
+// The packed npm package against the real merge server: the JS edge client records every kind
+// of sketch, flushes to `edgesketch-server` on 127.0.0.1, and the server's answers match what
+// was recorded; a retry of the same bytes is a duplicate; a beacon with the token in the URL
+// applies. EDGESKETCH_SERVER_BIN points at the built binary. Run from the scratch project.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+import { createClient, EnvelopeReader } from 'edgesketch';
+
+const bin = process.env.EDGESKETCH_SERVER_BIN;
+const dir = mkdtempSync(join(tmpdir(), 'edgesketch-server-'));
+let server;
+after(() => {
+  server?.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start() {
+  server = spawn(bin, ['--open', '--listen', '127.0.0.1:0', '--data-dir', dir], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, EDGESKETCH_LOG: 'warn' },
+  });
+  const lines = createInterface({ input: server.stdout });
+  return new Promise((resolve, reject) => {
+    // Keep reading after the address: a closed pipe would fail the server's next write.
+    lines.on('line', (line) => {
+      const m = line.match(/^listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`the server exited (${code}) before listening`)));
+  });
+}
+
+const base = await start();
+const json = async (path) => {
+  const r = await fetch(base + path);
+  assert.equal(r.status, 200, `${path}: ${await r.clone().text()}`);
+  return r.json();
+};
+
+test('the JS client records every family and the server answers what was recorded', async () => {
+  const now = Date.now();
+  const client = createClient({ endpoint: `${base}/v1/ingest`, flushIntervalMs: 0 });
+  for (let i = 0; i < 500; i++) {
+    client.increment('orders');
+    client.addUnique('visitors', `user-${i % 120}`);
+    client.addWindow('requests', i % 7, now - (i % 30) * 1000, now);
+    client.addUniqueSeries('daily', `user-${i % 80}`, now - (i % 30) * 1000, now);
+    client.addTopK('articles', `a${i % 9}`, 1, { capacity: 32 });
+    client.addCount('views', `a${i % 9}`, 2);
+    client.addQuantile('latency', 1 + (i % 100));
+    client.addScore('scores', `p${i % 20}`, i, { rule: 'max' });
+  }
+  // Thresholds cut envelopes while recording (their sends start in the background); the
+  // awaited flush returns once every one of them is applied.
+  const result = await client.flush();
+  assert.equal(result.queued, 0);
+  assert.equal(result.dropped, 0);
+  assert.ok(result.sent >= 1);
+  await client.close();
+
+  assert.equal((await json('/v1/counter?key=orders')).value, 500);
+  const visitors = (await json('/v1/unique?key=visitors')).estimate;
+  assert.ok(Math.abs(visitors.value - 120) <= 1, `unique ${visitors.value}`);
+  assert.ok(visitors.lower <= 120 && 120 <= visitors.upper + 1);
+  const window = await json(`/v1/window?key=requests&from=${now - 60_000}&to=${now + 1}`);
+  let sum = 0;
+  for (let i = 0; i < 500; i++) sum += i % 7;
+  assert.equal(window.range.stats.sum, sum);
+  assert.equal(window.range.stats.count, 500);
+  const daily = (await json(`/v1/unique?key=daily&from=${now - 60_000}&to=${now + 1}`)).estimate;
+  assert.ok(Math.abs(daily.value - 80) <= 1, `series ${daily.value}`);
+  const top = await json('/v1/topk?key=articles&k=3');
+  assert.equal(top.total, 500);
+  assert.deepEqual(top.guaranteed.map((h) => h.item), ['a0', 'a1', 'a2']);
+  assert.equal(top.guaranteed[0].lower, 56);
+  const views = await json('/v1/countmin?key=views&item=a0');
+  assert.ok(views.items[0].upper >= 112 && views.items[0].lower <= 112);
+  const latency = await json('/v1/quantiles?key=latency&q=0.5');
+  assert.ok(Math.abs(latency.quantiles[0].value - 50) <= 50 * 0.02 + 1, `p50 ${latency.quantiles[0].value}`);
+  const board = await json('/v1/leaderboard?key=scores&start=0&stop=0');
+  assert.deepEqual(board.range[0], { rank: 0, member: 'p19', score: 499 });
+});
+
+test('a retry of the same bytes is a duplicate; a beacon with the token in the URL applies', async () => {
+  let captured;
+  const client = createClient({
+    endpoint: `${base}/v1/ingest`,
+    flushIntervalMs: 0,
+    fetch: async (url, init) => {
+      captured = init.body;
+      return fetch(url, init);
+    },
+  });
+  client.increment('retried', 4);
+  await client.flush();
+  const again = await fetch(`${base}/v1/ingest`, { method: 'POST', body: captured });
+  assert.equal((await again.json()).outcome, 'duplicate');
+  assert.equal((await json('/v1/counter?key=retried')).value, 4);
+
+  const beacons = [];
+  const pageClient = createClient({
+    endpoint: `${base}/v1/ingest`,
+    token: 'ignored-in-open-mode',
+    flushIntervalMs: 0,
+    // What a browser does with the beacon: POST the Blob with its type as the content type.
+    sendBeacon: (url, blob) => {
+      beacons.push(fetch(url, { method: 'POST', body: blob, headers: { 'content-type': blob.type } }));
+      return true;
+    },
+  });
+  pageClient.increment('beaconed', 2);
+  assert.equal(pageClient.flushBeacon(), true);
+  const answer = await (await beacons[0]).json();
+  assert.equal(answer.outcome, 'applied');
+  assert.equal((await json('/v1/counter?key=beaconed')).value, 2);
+  assert.ok(new EnvelopeReader(new Uint8Array(captured)).sequence >= 1);
+});
