@@ -1057,7 +1057,7 @@ fn fold_rollup(
         Sketch::UniqueSeries(u) => (u.config(), u.config().grace_ms),
         _ => return Ok(()),
     };
-    if fine.bucket_ms >= config.bucket_ms || config.bucket_ms % fine.bucket_ms != 0 {
+    if fine.bucket_ms >= config.bucket_ms || !config.bucket_ms.is_multiple_of(fine.bucket_ms) {
         return Ok(());
     }
     let closed = config.bucket_start(config.bucket_of(now.saturating_sub(grace as i64)));
