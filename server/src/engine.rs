@@ -273,6 +273,8 @@ enum Job {
     Ingest {
         tenant: Tenant,
         snapshot: Snapshot,
+        /// The envelope's size in bytes.
+        size: usize,
         reply: oneshot::Sender<Result<IngestReport, ApiError>>,
     },
     Maintain {
@@ -379,11 +381,13 @@ impl Engine {
         &self,
         tenant: Tenant,
         snapshot: Snapshot,
+        size: usize,
     ) -> Result<IngestReport, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Ingest {
             tenant,
             snapshot,
+            size,
             reply,
         })?;
         answer.await.unwrap_or_else(|_| {
@@ -581,12 +585,15 @@ fn drift_report(state: &TenantState, now: i64, grace_ms: i64) -> DriftReport {
     }
 }
 
-/// A merged sketch waiting for the batch's commit.
+/// A merged sketch waiting for the batch's commit. It is encoded once, at the commit, however
+/// many envelopes of the batch merged into it (encoding a mid-size sparse HyperLogLog costs more
+/// than merging into it).
 struct Staged {
     tenant: Arc<str>,
     key: String,
     sketch: Arc<Sketch>,
-    bytes: Vec<u8>,
+    /// Its stored size before this batch (`None`: the batch creates the key).
+    base_size: Option<usize>,
 }
 
 /// One batch's changes, by cache key.
@@ -594,6 +601,9 @@ struct Staged {
 struct Batch {
     dirty: HashMap<String, Staged>,
     touched: HashSet<Arc<str>>,
+    /// Per tenant, an upper bound on what the batch's envelopes add to its stored bytes (for
+    /// the byte quota before the encoding at the commit tells the exact figure).
+    growth: HashMap<Arc<str>, u64>,
 }
 
 fn writer_loop(shared: &Shared, rx: &Receiver<Job>) {
@@ -628,10 +638,19 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
             Job::Ingest {
                 tenant,
                 snapshot,
+                size,
                 reply,
             } => {
                 envelopes += 1;
-                let result = apply(shared, &mut tenants, &mut batch, &tenant, &snapshot, now);
+                let result = apply(
+                    shared,
+                    &mut tenants,
+                    &mut batch,
+                    &tenant,
+                    &snapshot,
+                    size,
+                    now,
+                );
                 replies.push((reply, result));
             }
             Job::Maintain { reply } => {
@@ -643,18 +662,32 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
             Job::Stop => keep_running = false,
         }
     }
-    let committed = if batch.dirty.is_empty() && batch.touched.is_empty() {
+    // Each changed sketch encoded once; the tenants' stored bytes from the exact sizes.
+    let encoded: Vec<(String, Staged, Vec<u8>)> = batch
+        .dirty
+        .drain()
+        .map(|(ck, staged)| {
+            let bytes = staged.sketch.to_bytes();
+            (ck, staged, bytes)
+        })
+        .collect();
+    for (_, staged, bytes) in &encoded {
+        if let Some(state) = tenants.get_mut(&staged.tenant) {
+            state.usage.bytes = (state.usage.bytes + bytes.len() as u64)
+                .saturating_sub(staged.base_size.unwrap_or(0) as u64);
+        }
+    }
+    let committed = if encoded.is_empty() && batch.touched.is_empty() {
         Ok(())
     } else {
         let writes = CommitBatch {
-            sketches: batch
-                .dirty
-                .values()
-                .map(|s| SketchWrite {
+            sketches: encoded
+                .iter()
+                .map(|(_, s, bytes)| SketchWrite {
                     tenant: &s.tenant,
                     key: &s.key,
                     family: s.sketch.family().id(),
-                    bytes: &s.bytes,
+                    bytes,
                     updated_ms: now,
                 })
                 .collect(),
@@ -678,12 +711,12 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
             let mut changed: HashMap<Arc<str>, Vec<String>> = HashMap::new();
             {
                 let mut cache = lock(&shared.cache);
-                for (ck, staged) in batch.dirty {
+                for (ck, staged, bytes) in encoded {
                     changed
                         .entry(staged.tenant.clone())
                         .or_default()
                         .push(staged.key);
-                    cache.insert(ck, staged.sketch, staged.bytes.len());
+                    cache.insert(ck, staged.sketch, bytes.len());
                 }
                 shared.update_cache_gauges(&cache);
             }
@@ -760,16 +793,19 @@ fn count_entries(metrics: &Metrics, report: &IngestReport) {
     }
 }
 
-/// The current version of a key inside a batch: its staged copy, else the cache or store.
+/// The current version of a key inside a batch (its staged copy, else the cache or store), and
+/// its stored size before the batch (`None` for a key the batch creates).
 fn current(
     shared: &Shared,
     batch: &Batch,
     tenant: &str,
     key: &str,
-) -> Result<Option<(Arc<Sketch>, usize)>, ApiError> {
+) -> Result<Option<(Arc<Sketch>, Option<usize>)>, ApiError> {
     match batch.dirty.get(&cache_key(tenant, key)) {
-        Some(staged) => Ok(Some((staged.sketch.clone(), staged.bytes.len()))),
-        None => shared.lookup(tenant, key),
+        Some(staged) => Ok(Some((staged.sketch.clone(), staged.base_size))),
+        None => Ok(shared
+            .lookup(tenant, key)?
+            .map(|(sketch, size)| (sketch, Some(size)))),
     }
 }
 
@@ -779,6 +815,7 @@ fn apply(
     batch: &mut Batch,
     tenant: &Tenant,
     snapshot: &Snapshot,
+    size: usize,
     now: i64,
 ) -> Result<IngestReport, ApiError> {
     let name = &tenant.name;
@@ -812,7 +849,7 @@ fn apply(
         Err(e) => return Err(ApiError::internal("ledger", e)),
     };
     let mut staged = Vec::with_capacity(snapshot.len());
-    let (mut new_keys, mut bytes_after) = (0u64, usage.bytes);
+    let mut new_keys = 0u64;
     for ((key, incoming), current) in snapshot.iter().zip(currents) {
         if is_rollup_key(key) {
             report.rejected.push(EntryRejection {
@@ -825,13 +862,13 @@ fn apply(
             });
             continue;
         }
-        let (mut sketch, old_size) = match current {
-            Some((stored, size)) => {
+        let (mut sketch, base_size, is_new) = match current {
+            Some((stored, base_size)) => {
                 let mut s = (*stored).clone();
                 s.advance(now);
-                (s, Some(size))
+                (s, base_size, false)
             }
-            None => (incoming.emptied_at(now), None),
+            None => (incoming.emptied_at(now), None, true),
         };
         match sketch.merge(incoming, &admission) {
             Ok(EntryMerge { series }) => {
@@ -858,13 +895,10 @@ fn apply(
                         });
                     }
                 }
-                let bytes = sketch.to_bytes();
-                if old_size.is_none() {
+                if is_new {
                     new_keys += 1;
                 }
-                bytes_after =
-                    (bytes_after + bytes.len() as u64).saturating_sub(old_size.unwrap_or(0) as u64);
-                staged.push((key, sketch, bytes));
+                staged.push((key, sketch, base_size));
             }
             Err(e) => {
                 let code = match e {
@@ -902,23 +936,27 @@ fn apply(
             ),
         ));
     }
-    if bytes_after > max_bytes && bytes_after > usage.bytes {
+    // Merging an entry grows a stored sketch by at most the entry's own size, so the envelope's
+    // size bounds what it adds; the exact sizes are known once the batch is encoded.
+    let growth = batch.growth.get(name).copied().unwrap_or(0) + size as u64;
+    if usage.bytes + growth > max_bytes {
         drop(admission);
         return Err(ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "tenant_byte_quota",
             format!(
-                "this envelope would bring the tenant's stored sketches to {bytes_after} bytes, over its {max_bytes}; nothing was applied"
+                "the tenant stores {} bytes of its {max_bytes}; this envelope of {size} bytes could take it over; nothing was applied",
+                usage.bytes
             ),
         ));
     }
     admission.commit();
     usage.keys += new_keys;
-    usage.bytes = bytes_after;
+    batch.growth.insert(name.clone(), growth);
     report.merged = staged.len();
     let info = senders.entry(id.replica).or_default();
     info.applied += 1;
-    for (key, sketch, bytes) in staged {
+    for (key, sketch, base_size) in staged {
         let prefix = key_prefix(key);
         if info.prefixes.len() < MAX_PREFIXES && !info.prefixes.iter().any(|p| p == prefix) {
             info.prefixes.push(prefix.to_string());
@@ -929,7 +967,7 @@ fn apply(
                 tenant: name.clone(),
                 key: key.to_string(),
                 sketch: Arc::new(sketch),
-                bytes,
+                base_size,
             },
         );
     }
@@ -980,7 +1018,7 @@ fn maintain(
             continue;
         }
         let tenant: Arc<str> = tenant.into();
-        let Some((stored, size)) = current(shared, batch, &tenant, &key)? else {
+        let Some((stored, base_size)) = current(shared, batch, &tenant, &key)? else {
             continue;
         };
         let mut sketch = (*stored).clone();
@@ -988,25 +1026,18 @@ fn maintain(
         if let Some(config) = shared.config.rollup {
             fold_rollup(shared, tenants, batch, &tenant, &key, &sketch, config, now)?;
         }
-        let bytes = sketch.to_bytes();
-        if bytes.len() == size && bytes == stored.to_bytes() {
+        if sketch.to_bytes() == stored.to_bytes() {
             continue;
         }
         stage(
-            shared,
-            tenants,
-            batch,
-            &tenant,
-            key,
-            sketch,
-            bytes,
-            Some(size),
+            shared, tenants, batch, &tenant, key, sketch, base_size, false,
         )?;
     }
     Ok(())
 }
 
-/// Puts a maintenance change into the batch, keeping the tenant's usage right.
+/// Puts a maintenance change into the batch (`creates`: a new key, counted in the tenant's
+/// keys; its bytes are counted at the commit).
 #[allow(clippy::too_many_arguments)]
 fn stage(
     shared: &Shared,
@@ -1015,13 +1046,11 @@ fn stage(
     tenant: &Arc<str>,
     key: String,
     sketch: Sketch,
-    bytes: Vec<u8>,
-    old_size: Option<usize>,
+    base_size: Option<usize>,
+    creates: bool,
 ) -> Result<(), ApiError> {
     let state = shared.tenant_state(tenants, tenant)?;
-    state.usage.bytes =
-        (state.usage.bytes + bytes.len() as u64).saturating_sub(old_size.unwrap_or(0) as u64);
-    if old_size.is_none() {
+    if creates {
         state.usage.keys += 1;
     }
     batch.touched.insert(tenant.clone());
@@ -1031,7 +1060,7 @@ fn stage(
             tenant: tenant.clone(),
             key,
             sketch: Arc::new(sketch),
-            bytes,
+            base_size,
         },
     );
     Ok(())
@@ -1063,10 +1092,10 @@ fn fold_rollup(
     let closed = config.bucket_start(config.bucket_of(now.saturating_sub(grace as i64)));
     let name = rollup_key(key, config.bucket_ms);
     let existing = current(shared, batch, tenant, &name)?;
-    let (folded_to, old_size) = match &existing {
-        Some((rollup, size)) => match &**rollup {
-            Sketch::WindowCounter(r) => (r.now(), Some(*size)),
-            Sketch::UniqueSeries(r) => (r.now(), Some(*size)),
+    let (folded_to, base_size) = match &existing {
+        Some((rollup, base_size)) => match &**rollup {
+            Sketch::WindowCounter(r) => (r.now(), *base_size),
+            Sketch::UniqueSeries(r) => (r.now(), *base_size),
             _ => return Ok(()),
         },
         None => (i64::MIN, None),
@@ -1074,7 +1103,7 @@ fn fold_rollup(
     if closed <= folded_to {
         return Ok(());
     }
-    if old_size.is_none() {
+    if existing.is_none() {
         let state = shared.tenant_state(tenants, tenant)?;
         let max_keys = shared.config.max_keys_per_tenant;
         if state.usage.keys >= max_keys {
@@ -1104,12 +1133,16 @@ fn fold_rollup(
         _ => return Ok(()),
     };
     match built {
-        Ok(rollup) => {
-            let bytes = rollup.to_bytes();
-            stage(
-                shared, tenants, batch, tenant, name, rollup, bytes, old_size,
-            )
-        }
+        Ok(rollup) => stage(
+            shared,
+            tenants,
+            batch,
+            tenant,
+            name,
+            rollup,
+            base_size,
+            existing.is_none(),
+        ),
         Err(e) => {
             tracing::warn!(%tenant, %key, error = %e, "roll-up failed");
             Ok(())

@@ -109,10 +109,14 @@ async fn accept(
     // Decoding is CPU work on hostile bytes: off the async workers.
     let max_entries = config.max_entries;
     let max_key = config.max_key_bytes;
+    let size = envelope.len();
     let snapshot = tokio::task::spawn_blocking(move || decode(&envelope, max_entries, max_key))
         .await
         .map_err(|e| ApiError::internal("decoding task", e))??;
-    state.engine().ingest(principal.tenant, snapshot).await
+    state
+        .engine()
+        .ingest(principal.tenant, snapshot, size)
+        .await
 }
 
 fn body_too_large(max: usize) -> ApiError {
@@ -203,5 +207,5 @@ fn decode(envelope: &[u8], max_entries: usize, max_key: usize) -> Result<Snapsho
             ),
         ));
     }
-    Snapshot::decode(envelope).map_err(|e| ApiError::from_decode(&e))
+    view.to_snapshot().map_err(|e| ApiError::from_decode(&e))
 }
