@@ -793,6 +793,10 @@ fn count_entries(metrics: &Metrics, report: &IngestReport) {
     }
 }
 
+/// A key's sketch inside a batch, and its stored size before the batch (`None`: the batch
+/// creates it).
+type Current = (Arc<Sketch>, Option<usize>);
+
 /// The current version of a key inside a batch (its staged copy, else the cache or store), and
 /// its stored size before the batch (`None` for a key the batch creates).
 fn current(
@@ -800,7 +804,7 @@ fn current(
     batch: &Batch,
     tenant: &str,
     key: &str,
-) -> Result<Option<(Arc<Sketch>, Option<usize>)>, ApiError> {
+) -> Result<Option<Current>, ApiError> {
     match batch.dirty.get(&cache_key(tenant, key)) {
         Some(staged) => Ok(Some((staged.sketch.clone(), staged.base_size))),
         None => Ok(shared
