@@ -13,7 +13,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::dense::Dense;
-use super::sparse::{Entry, Layout, entry_key, hash_rank};
+use super::sparse::{Entry, Layout, entry_key, hash_rank, reverse_low_bits};
 
 #[derive(Clone)]
 pub(crate) struct Mid {
@@ -84,23 +84,53 @@ impl Mid {
     }
 
     /// Every key as an entry, sorted; zero-field keys take their rank from the register.
+    ///
+    /// Without a sort: bitmap bit `f·2^p + index` is key `index << w | reverse(f)`, so walking
+    /// indexes in order and, for each, the field values in reversed order (w ≤ 3: at most 8)
+    /// yields the keys in order.
     pub(crate) fn entries(&self) -> Vec<Entry> {
-        let mut out = Vec::with_capacity(self.count as usize);
         let registers = self.dense.registers();
         let index_mask = (1u64 << self.layout.p) - 1;
-        for (i, &word) in self.occupied.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                let low = (i as u64) * 64 + u64::from(bits.trailing_zeros());
-                bits &= bits - 1;
-                let register = registers[(low & index_mask) as usize];
-                out.push(
-                    self.layout
-                        .entry_with_register(self.layout.key_for_hash(low), register),
-                );
+        let entry_at = |low: u64| {
+            let register = registers[(low & index_mask) as usize];
+            self.layout
+                .entry_with_register(self.layout.key_for_hash(low), register)
+        };
+        let words_per_run = (1usize << self.layout.p) / 64;
+        if words_per_run == 0 || self.layout.width() > 3 {
+            // Precisions below 6 (a field's bits share words; few keys) or wider fields than a
+            // mid sketch keeps: sort.
+            let mut out = Vec::with_capacity(self.count as usize);
+            for_each_bit(&self.occupied, 0, |low| out.push(entry_at(low)));
+            out.sort_unstable();
+            return out;
+        }
+        // Index-major: for each block of 64 register indexes, the word of every field value;
+        // for each index with any bit set, its fields in key order (reversed field value).
+        let w = self.layout.width();
+        let runs = 1usize << w;
+        let mut out = Vec::with_capacity(self.count as usize);
+        let mut column = [0u64; 8];
+        for block in 0..words_per_run {
+            let mut any = 0u64;
+            for (r, slot) in column.iter_mut().enumerate().take(runs) {
+                // Key order within an index is by reversed field: slot r holds field reverse(r).
+                let f = reverse_low_bits(r as u64, w) as usize;
+                *slot = self.occupied[f * words_per_run + block];
+                any |= *slot;
+            }
+            while any != 0 {
+                let bit = any.trailing_zeros();
+                any &= any - 1;
+                let index = (block as u64) * 64 + u64::from(bit);
+                for (r, word) in column.iter().enumerate().take(runs) {
+                    if word >> bit & 1 != 0 {
+                        let f = reverse_low_bits(r as u64, w);
+                        out.push(entry_at(f << self.layout.p | index));
+                    }
+                }
             }
         }
-        out.sort_unstable();
         out
     }
 
@@ -114,5 +144,49 @@ impl Mid {
             count += a.count_ones();
         }
         self.count = count;
+    }
+}
+
+/// Calls `f` with the position of every set bit of `words`, in order, counting from `first`.
+fn for_each_bit(words: &[u64], first: u64, mut f: impl FnMut(u64)) {
+    for (i, &word) in words.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            f(first + (i as u64) * 64 + u64::from(bits.trailing_zeros()));
+            bits &= bits - 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The walk in key order gives what sorting every set bit's entry gives.
+    #[test]
+    fn entries_come_out_sorted_without_a_sort() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for p in [4u8, 5, 6, 10, 14, 16] {
+            for extra in 0..=3u8 {
+                let layout = Layout { p, bits: p + extra };
+                let mut mid = Mid::new(layout);
+                for _ in 0..(1u32 << p) {
+                    // splitmix64
+                    state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                    let mut z = state;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                    mid.insert_hash(z ^ (z >> 31));
+                }
+                let registers = mid.dense.registers();
+                let mut expected = Vec::new();
+                for_each_bit(&mid.occupied, 0, |low| {
+                    let register = registers[(low & ((1u64 << p) - 1)) as usize];
+                    expected.push(layout.entry_with_register(layout.key_for_hash(low), register));
+                });
+                expected.sort_unstable();
+                assert_eq!(mid.entries(), expected, "p {p}, bits {}", p + extra);
+            }
+        }
     }
 }

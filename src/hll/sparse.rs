@@ -184,7 +184,7 @@ impl Layout {
 
 /// Bits `0..w` of `x` in reverse order (bit 0 becomes bit `w - 1`).
 #[inline]
-fn reverse_low_bits(x: u64, w: u32) -> u64 {
+pub(crate) fn reverse_low_bits(x: u64, w: u32) -> u64 {
     if w == 0 {
         0
     } else {
