@@ -247,15 +247,7 @@ pub(crate) fn to_bare_bytes<F: FamilyCodec>(sketch: &F) -> Vec<u8> {
 
 /// Reads [`to_bare_bytes`] output, checking version and family.
 pub(crate) fn from_bare_bytes<F: FamilyCodec>(bytes: &[u8]) -> Result<F> {
-    let mut r = Reader::new(bytes);
-    let version = r.u8("sketch format version")?;
-    if version != wire::BARE_FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
-            found: u16::from(version),
-            supported: u16::from(wire::BARE_FORMAT_VERSION),
-        });
-    }
-    let family = r.u8("sketch family")?;
+    let (family, params, payload) = read_bare(bytes)?;
     if family != F::FAMILY {
         if wire::family::is_known(family) {
             return Err(Error::ParameterMismatch {
@@ -266,8 +258,22 @@ pub(crate) fn from_bare_bytes<F: FamilyCodec>(bytes: &[u8]) -> Result<F> {
         }
         return Err(Error::UnknownFamily { id: family });
     }
+    F::decode_parts(params, payload)
+}
+
+/// Splits a sketch on its own into family id, params and payload, checking the version.
+pub(crate) fn read_bare(bytes: &[u8]) -> Result<(u8, &[u8], &[u8])> {
+    let mut r = Reader::new(bytes);
+    let version = r.u8("sketch format version")?;
+    if version != wire::BARE_FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            found: u16::from(version),
+            supported: u16::from(wire::BARE_FORMAT_VERSION),
+        });
+    }
+    let family = r.u8("sketch family")?;
     let params = r.length_prefixed("sketch params")?;
-    F::decode_parts(params, r.rest())
+    Ok((family, params, r.rest()))
 }
 
 #[cfg(test)]

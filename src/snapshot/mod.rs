@@ -361,17 +361,8 @@ impl Sketch {
     /// Reads [`Sketch::to_bytes`] output (or any family's `to_bytes`), dispatching on the family
     /// byte. Hostile input gets an error, never a panic.
     pub fn from_bytes(bytes: &[u8]) -> Result<Sketch> {
-        let mut r = Reader::new(bytes);
-        let version = r.u8("sketch format version")?;
-        if version != wire::BARE_FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                found: u16::from(version),
-                supported: u16::from(wire::BARE_FORMAT_VERSION),
-            });
-        }
-        let family = r.u8("sketch family")?;
-        let params = r.length_prefixed("sketch params")?;
-        Sketch::decode(family, params, r.rest())
+        let (family, params, payload) = codec::read_bare(bytes)?;
+        Sketch::decode(family, params, payload)
     }
 
     fn encode_parts(&self, params: &mut Vec<u8>, payload: &mut Vec<u8>) {

@@ -172,6 +172,20 @@ fn steps(
     Ok(out)
 }
 
+/// The steps of a per-step series answer: the requested range (default the last hour) from the
+/// start of its first bucket, cut every `step` (default one bucket).
+fn series_steps(
+    params: &Params,
+    now: i64,
+    config: edgesketch::SeriesConfig,
+    step: Option<u64>,
+) -> Result<Vec<(i64, i64)>, ApiError> {
+    let (from, to) = time_range(params, now)?
+        .unwrap_or_else(|| (now.saturating_sub(3_600_000), now.saturating_add(1)));
+    let from = config.bucket_start(config.bucket_of(from));
+    steps(from, to, step, config.bucket_ms)
+}
+
 /// `GET /v1/tenant`: the tenant, its usage and quotas.
 pub(crate) async fn tenant(
     State(state): State<AppState>,
@@ -430,10 +444,7 @@ pub(crate) async fn unique_series(
         return Err(wrong_family(key, &sketch, "a unique_series"));
     };
     let bucket = u.config().bucket_ms;
-    let (from, to) = time_range(&params, now)?
-        .unwrap_or_else(|| (now.saturating_sub(3_600_000), now.saturating_add(1)));
-    let from = u.config().bucket_start(u.config().bucket_of(from));
-    let points: Vec<Value> = steps(from, to, step, bucket)?
+    let points: Vec<Value> = series_steps(&params, now, u.config(), step)?
         .into_iter()
         .map(|(t, end)| {
             let r = u.unique(t, end);
@@ -525,10 +536,7 @@ pub(crate) async fn window_series(
         return Err(wrong_family(key, &sketch, "a window_counter"));
     };
     let bucket = w.config().bucket_ms;
-    let (from, to) = time_range(&params, now)?
-        .unwrap_or_else(|| (now.saturating_sub(3_600_000), now.saturating_add(1)));
-    let from = w.config().bucket_start(w.config().bucket_of(from));
-    let points: Vec<Value> = steps(from, to, step, bucket)?
+    let points: Vec<Value> = series_steps(&params, now, w.config(), step)?
         .into_iter()
         .map(|(t, end)| {
             let r = w.sum(t, end);
