@@ -20,7 +20,8 @@ WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
   WASM_BINDGEN_TEST_WEBDRIVER_JSON="$root/target/webdriver.json" \
   cargo test -p edgesketch-wasm --target wasm32-unknown-unknown --target-dir target/npm-wasm-test
 unset CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER
-[ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] && [ -x node_modules/.bin/tsc ] ||
+[ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] && [ -x node_modules/.bin/tsc ] &&
+  [ -d node_modules/uplot ] ||
   npm ci --no-audit --no-fund
 tarball=$(ls "$root"/pkg/edgesketch-*.tgz)
 # The merge server, for the client's end-to-end test (already built by `cargo test`).

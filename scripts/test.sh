@@ -44,4 +44,7 @@ cargo check --manifest-path fuzz/Cargo.toml --bins
 step "npm package: build, pack, install the tarball, test it under Node (ESM and CJS), workerd and Chromium"
 bash scripts/test-npm.sh
 
+step "dashboard: in headless Chromium against the server running the demo"
+bash scripts/test-www.sh
+
 printf '\nall tests passed\n'

@@ -136,4 +136,8 @@ pub struct DemoConfig {
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long, env = "EDGESKETCH_DEMO_SECONDS")]
     pub seconds: Option<u64>,
+    /// Stop the edge workers after this many seconds but keep serving (the data then holds still,
+    /// for a look at the dashboard or a test comparing it with the API).
+    #[arg(long, env = "EDGESKETCH_DEMO_TRAFFIC_SECONDS")]
+    pub traffic_seconds: Option<u64>,
 }

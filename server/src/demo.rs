@@ -53,15 +53,17 @@ fn random_token() -> Result<String, String> {
 /// Zipf-like rank in `0..n` with exponent `s` (inverse-CDF on a continuous approximation:
 /// fast and close enough for synthetic popularity).
 fn zipf(rng: &mut SmallRng, n: u32, s: f64) -> u32 {
+    // The continuous inverse CDF of x^-s over [1, n + 1), floored: rank r in 1..=n gets about
+    // the weight of [r, r + 1), so every rank can occur (the last one too).
     let u: f64 = rng.random();
-    let n = f64::from(n);
+    let top = f64::from(n) + 1.0;
     let x = if (s - 1.0).abs() < 1e-9 {
-        n.powf(u)
+        top.powf(u)
     } else {
         let a = 1.0 - s;
-        ((n.powf(a) - 1.0) * u + 1.0).powf(1.0 / a)
+        ((top.powf(a) - 1.0) * u + 1.0).powf(1.0 / a)
     };
-    (x as u32).saturating_sub(1).min(n as u32 - 1)
+    (x as u32).saturating_sub(1).min(n - 1)
 }
 
 fn normal(rng: &mut SmallRng) -> f64 {
@@ -300,6 +302,12 @@ pub async fn run_demo(server: ServerConfig, demo: DemoConfig) -> Result<(), Stri
         server.data_dir.display()
     );
     println!("  dashboard:   http://{addr}/#tenant={TENANT}&token={read_token}");
+    if !server.www_dir.join("vendor").is_dir() {
+        println!(
+            "               (not built in {}: run `bash scripts/build-www.sh`, or use scripts/run-demo.sh)",
+            server.www_dir.display()
+        );
+    }
     println!("  dashboard token (read + write): {read_token}");
     println!("  write token: {write_token}");
     println!(
@@ -334,6 +342,34 @@ pub async fn run_demo(server: ServerConfig, demo: DemoConfig) -> Result<(), Stri
             }
         })
     };
+    // The traffic runs until `stop_tx` says so (the end of the demo, or --traffic-seconds);
+    // `drained` tells when every worker has flushed what it held.
+    let (drained_tx, mut drained_rx) = watch::channel(false);
+    let traffic = {
+        let tally = tally.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _ = stop.wait_for(|s| *s).await;
+            for w in workers {
+                let _ = w.await;
+            }
+            report.abort();
+            print_tally(&tally);
+            let _ = drained_tx.send(true);
+        })
+    };
+    let stop_tx = Arc::new(stop_tx);
+    if let Some(s) = demo.traffic_seconds {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(s)).await;
+            if !stop_tx.send_replace(true) {
+                let _ = drained_rx.wait_for(|d| *d).await;
+                // Scripts and tests wait for this line: every envelope made has been applied.
+                println!("traffic stopped after {s} s (--traffic-seconds); still serving");
+            }
+        });
+    }
     match demo.seconds {
         Some(s) => {
             tokio::select! {
@@ -344,12 +380,8 @@ pub async fn run_demo(server: ServerConfig, demo: DemoConfig) -> Result<(), Stri
         None => shutdown_signal().await,
     }
     println!("stopping: workers flush what they hold");
-    let _ = stop_tx.send(true);
-    for w in workers {
-        let _ = w.await;
-    }
-    report.abort();
-    print_tally(&tally);
+    stop_tx.send_replace(true);
+    let _ = traffic.await;
     let _ = server_stop_tx.send(true);
     server_task
         .await
@@ -366,4 +398,27 @@ fn print_tally(t: &Tally) {
         t.retries.load(Ordering::Relaxed),
         t.dropped.load(Ordering::Relaxed),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zipf_draws_every_rank_most_often_the_first() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut seen = [0u32; 4];
+        for _ in 0..100_000 {
+            seen[zipf(&mut rng, 4, 0.7) as usize] += 1;
+        }
+        // Weights of ranks 1..=4 under x^-0.7 are about 1 : 0.62 : 0.46 : 0.38 (each rank the
+        // integral over [r, r + 1)); the last rank was once never drawn.
+        assert!(seen.windows(2).all(|w| w[0] > w[1]), "{seen:?}");
+        assert!(seen[3] > 10_000, "{seen:?}");
+        for n in [1, 2, 1000] {
+            for _ in 0..1000 {
+                assert!(zipf(&mut rng, n, 1.1) < n);
+            }
+        }
+    }
 }

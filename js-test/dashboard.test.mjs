@@ -1,0 +1,301 @@
+// The dashboard (www/) in headless Chromium (Debian's, through playwright-core) against the real
+// merge server running its demo: panels render charts with data, live updates arrive and pause
+// while the tab is hidden, every number on the page equals the JSON API's, a range merged in the
+// browser equals the server's merge, and the edge-client switch moves a count. Screenshots of each
+// panel go to $EDGESKETCH_ARTIFACTS. Run by scripts/test-www.sh.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
+
+const { chromium } = createRequire(resolve(process.env.PLAYWRIGHT_CORE ?? 'package.json'))('playwright-core');
+const serverBin = resolve(process.env.EDGESKETCH_SERVER_BIN ?? 'target/debug/edgesketch-server');
+const www = resolve(process.env.EDGESKETCH_WWW ?? 'www');
+const artifacts = resolve(process.env.EDGESKETCH_ARTIFACTS ?? 'target/dashboard-artifacts');
+/** Seconds of demo traffic; the checks against the API run after it stops. */
+const TRAFFIC_SECONDS = 25;
+
+let server;
+let dataDir;
+let browser;
+let page;
+let base;
+let dashboardUrl;
+let token;
+const problems = [];
+let trafficStopped;
+
+/** Waits for `predicate()` (evaluated in the page) to be truthy. */
+const until = (predicate, arg, timeout = 30_000) => page.waitForFunction(predicate, arg, { timeout, polling: 100 });
+
+async function apiJson(path) {
+  const response = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } });
+  if (!response.ok) assert.fail(`${path}: HTTP ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+const at = (value, path) => path.split('.').reduce((v, k) => (v == null ? undefined : v[k]), value);
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'edgesketch-dashboard-'));
+  mkdirSync(artifacts, { recursive: true });
+  server = spawn(serverBin, [
+    '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--www-dir', www,
+    'demo', '--traffic-seconds', String(TRAFFIC_SECONDS), '--flush-ms', '500',
+  ], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, EDGESKETCH_LOG: 'warn' } });
+  const lines = createInterface({ input: server.stdout });
+  trafficStopped = new Promise((resolveStopped) => {
+    lines.on('line', (line) => {
+      if (line.includes('traffic stopped')) resolveStopped();
+    });
+  });
+  dashboardUrl = await new Promise((resolveUrl, reject) => {
+    server.once('exit', (code) => reject(new Error(`the demo exited (${code})`)));
+    lines.on('line', (line) => {
+      const m = /dashboard:\s+(\S+)/.exec(line);
+      if (m) resolveUrl(m[1]);
+    });
+  });
+  const url = new URL(dashboardUrl);
+  base = url.origin;
+  token = new URLSearchParams(url.hash.slice(1)).get('token');
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  await page.goto(dashboardUrl);
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('every panel renders: charts draw their data, tables fill, live updates arrive', async () => {
+  await until(() => window.__dashboard?.live === 'live' && window.__dashboard.refreshes >= 2);
+  // Enough traffic for every chart: the quantiles chart needs two snapshots with new values
+  // between them, the uniques chart one complete 10 s bucket.
+  await until(() => {
+    const c = window.__dashboard.charts;
+    const filled = (chart, n) => chart.data.slice(1).some((s) => s.filter((v) => v !== null && v > 0).length >= n);
+    return filled(c.ingest, 2) && filled(c.uniques, 1) && filled(c.requests, 2) && filled(c.errors, 1)
+      && filled(c.quantiles, 2);
+  }, null, 60_000);
+  const sections = await page.$$eval('main > section', (all) => all.map((s) => ({ id: s.id, state: s.dataset.state ?? null })));
+  assert.deepEqual(sections.filter((s) => s.id !== 'edge' && s.state !== 'ready'), [], 'every data panel refreshed without error');
+
+  // Each chart's canvas holds pixels of its series' colours (not only axes and grid).
+  const ink = await page.evaluate(() => Object.fromEntries(Object.entries(window.__dashboard.charts).map(([name, chart]) => {
+    const canvas = chart.root.querySelector('canvas');
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    const colours = chart.series.slice(1).map((s) => s._stroke ?? s.stroke()).filter((c) => /^#[0-9a-f]{6}$/i.test(c))
+      .map((c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)));
+    let pixels = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 200 && colours.some(([r, g, b]) => Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 24)) pixels++;
+    }
+    return [name, { pixels, colours: colours.length, width: canvas.width, height: canvas.height }];
+  })));
+  for (const [name, c] of Object.entries(ink)) {
+    assert.ok(c.width > 200 && c.height > 100, `${name}: canvas ${c.width}×${c.height}`);
+    assert.ok(c.colours > 0, `${name}: series colours known`);
+    assert.ok(c.pixels > 40, `${name}: ${c.pixels} pixels of its series' colours`);
+  }
+
+  // Tables of every family have rows from the demo.
+  const rows = await page.evaluate(() => ({
+    families: document.querySelectorAll('#families tbody tr[data-family]').length,
+    services: document.querySelectorAll('#services tbody tr').length,
+    boards: document.querySelectorAll('#rankings-tables table[data-family="leaderboard"] tbody tr').length,
+    tops: document.querySelectorAll('#rankings-tables table[data-family="top_k"] tbody tr').length,
+    quantiles: document.querySelectorAll('#quantile-table tbody tr').length,
+    counters: document.querySelectorAll('#counter-table tbody tr[data-key]').length,
+    hlls: document.querySelectorAll('#hll-keys tbody tr').length,
+    health: document.querySelector('#health').textContent,
+  }));
+  assert.deepEqual(rows, { families: 8, services: 4, boards: 10, tops: 10, quantiles: 4, counters: 1, hlls: 1, health: 'ready' });
+
+  // Live: refreshes keep coming (the server announces each commit), and "last updated" moves.
+  const before = await page.evaluate(() => ({ n: window.__dashboard.refreshes, at: window.__dashboard.lastUpdated }));
+  await until((b) => window.__dashboard.refreshes >= b.n + 2 && window.__dashboard.lastUpdated > b.at, before, 15_000);
+  assert.match(await page.textContent('#last-updated'), /\d+:\d+:\d+/);
+  assert.equal(await page.textContent('#live-state'), 'live');
+
+  for (const id of ['overview', 'uniques', 'windows', 'rankings', 'quantiles', 'counters']) {
+    await page.locator(`#${id}`).screenshot({ path: join(artifacts, `panel-${id}.png`) });
+  }
+  assert.deepEqual(problems, [], 'no console errors or warnings');
+});
+
+test('a hidden tab stops live updates; showing it again resumes them', async () => {
+  const setHidden = (hidden) => page.evaluate((h) => {
+    Object.defineProperty(document, 'hidden', { value: h, configurable: true });
+    Object.defineProperty(document, 'visibilityState', { value: h ? 'hidden' : 'visible', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  await setHidden(true);
+  assert.equal(await page.textContent('#live-state'), 'paused (tab hidden)');
+  await until(() => !window.__dashboard.busy);
+  const frozen = await page.evaluate(() => window.__dashboard.refreshes);
+  // The demo's traffic still flows (its edge workers commit every 500 ms): nothing refreshes.
+  await page.waitForTimeout(3000);
+  assert.equal(await page.evaluate(() => window.__dashboard.refreshes), frozen, 'no refresh while hidden');
+  await setHidden(false);
+  await until((n) => window.__dashboard.live === 'live' && window.__dashboard.refreshes > n, frozen, 15_000);
+  assert.deepEqual(problems, []);
+});
+
+test('every number on the page equals the JSON API', async () => {
+  await trafficStopped;
+  // One refresh after the traffic stopped, then pause so the page holds still.
+  const n = await page.evaluate(() => window.__dashboard.refreshes);
+  await until((k) => window.__dashboard.refreshes > k && !window.__dashboard.busy, n, 20_000);
+  await page.click('#pause');
+  assert.equal(await page.textContent('#live-state'), 'paused');
+  await until(() => !window.__dashboard.busy);
+
+  const shown = await page.$$eval('[data-api][data-path]', (all) => all.map((e) => ({
+    api: e.dataset.api, path: e.dataset.path, value: e.dataset.value, text: e.textContent,
+  })));
+  assert.ok(shown.length >= 60, `only ${shown.length} numbers are linked to the API`);
+  const answers = new Map();
+  for (const api of new Set(shown.map((s) => s.api))) answers.set(api, await apiJson(api));
+  const routes = new Set([...answers.keys()].map((a) => a.split('?')[0]));
+  for (const route of ['/v1/tenant', '/v1/drift', '/v1/unique', '/v1/window', '/v1/leaderboard', '/v1/topk', '/v1/quantiles', '/v1/counter']) {
+    assert.ok(routes.has(route), `the page shows numbers of ${route}`);
+  }
+  for (const s of shown) {
+    const expected = at(answers.get(s.api), s.path);
+    assert.equal(s.value, JSON.stringify(expected ?? null), `${s.api} ${s.path}`);
+    assert.notEqual(s.text.trim(), '', `${s.api} ${s.path} shows something`);
+    // Plain numbers as shown (separators and rounding aside); ranks are shown from 1.
+    if (typeof expected === 'number' && /^[\d,.]+$/.test(s.text.trim())) {
+      const number = Number(s.text.replace(/,/g, ''));
+      const tolerance = s.path.endsWith('.rank') ? 1 : Math.max(0.5, Math.abs(expected) * 5e-4);
+      assert.ok(Math.abs(number - expected) <= tolerance, `${s.api} ${s.path}: shows ${s.text}, API says ${expected}`);
+    }
+  }
+
+  // The families table counts the keys the API lists.
+  const keys = (await apiJson('/v1/keys?limit=1000')).keys;
+  const families = await page.$$eval('#families tbody tr[data-family]', (all) => Object.fromEntries(all.map((r) => [r.dataset.family, Number(r.querySelector('[data-count]').dataset.count)])));
+  const expected = {};
+  for (const k of keys) expected[k.family] = (expected[k.family] ?? 0) + 1;
+  assert.deepEqual(families, expected);
+  assert.deepEqual(problems, []);
+});
+
+test('a range merged in the browser (WASM) equals the server merge of the same range', async () => {
+  // The button: the last minute by the server's clock.
+  await page.click('#range button[data-last="60000"]');
+  await until(() => document.querySelector('#range-verdict').dataset.match !== undefined);
+  const lastMinute = await page.evaluate(() => window.__dashboard.range);
+  assert.equal(lastMinute.match, true, JSON.stringify(lastMinute));
+  assert.ok(lastMinute.browser.value > 100, `a real count: ${lastMinute.browser.value}`);
+
+  // A drag across the chart picks another range.
+  await page.locator('#uniques').scrollIntoViewIfNeeded();
+  const over = await page.locator('#chart-uniques .u-over').boundingBox();
+  await page.mouse.move(over.x + over.width * 0.55, over.y + over.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(over.x + over.width * 0.99, over.y + over.height / 2, { steps: 8 });
+  await page.mouse.up();
+  await until((prev) => window.__dashboard.range && window.__dashboard.range.from !== prev, lastMinute.from);
+  await until(() => document.querySelector('#range-verdict').dataset.match !== undefined);
+  const dragged = await page.evaluate(() => window.__dashboard.range);
+  assert.equal(dragged.match, true, JSON.stringify(dragged));
+  assert.ok(dragged.to - dragged.from > 1000 && dragged.to - dragged.from < 3_600_000);
+
+  for (const range of [lastMinute, dragged]) {
+    // The server's own merge of that range, asked here, equals the browser's to the last digit.
+    const server = await apiJson(`/v1/unique?key=${encodeURIComponent(range.key)}&from=${range.from}&to=${range.to}`);
+    for (const field of ['value', 'lower', 'upper']) {
+      assert.ok(Math.abs(range.browser[field] - server.estimate[field]) <= 1e-9 * Math.max(1, server.estimate[field]),
+        `${field}: browser ${range.browser[field]}, server ${server.estimate[field]}`);
+    }
+    assert.equal(range.browser.exact, server.estimate.exact);
+  }
+  const shownBrowser = await page.$eval('#range-browser [data-field="value"]', (e) => Number(e.dataset.value));
+  assert.equal(shownBrowser, dragged.browser.value);
+  await page.locator('#uniques').screenshot({ path: join(artifacts, 'panel-uniques-range.png') });
+  assert.deepEqual(problems, []);
+});
+
+test('the edge-client switch makes the page send its own events, and the counts go up', async () => {
+  const counter = async () => {
+    const response = await fetch(`${base}/v1/counter?key=dashboard:interactions`, { headers: { authorization: `Bearer ${token}` } });
+    if (response.status === 404) return 0;
+    assert.equal(response.status, 200);
+    return (await response.json()).value;
+  };
+  assert.equal(await counter(), 0, 'no interactions before the switch');
+  await page.click('#pause'); // live again, so the page shows the new keys
+  await page.check('#edge-switch');
+  for (let i = 0; i < 5; i++) await page.click('#edge-poke');
+  await page.focus('#edge-poke');
+  await page.keyboard.press('Shift');
+  await page.keyboard.press('Shift');
+  // 5 clicks and 2 key presses, each counted exactly once, sent by the page's own client.
+  const deadline = Date.now() + 20_000;
+  while ((await counter()) < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await counter(), 7);
+  await until(() => document.querySelector('#counter-table tr[data-key="dashboard:interactions"] td')?.dataset.value === '7', null, 20_000);
+  const top = await apiJson('/v1/topk?key=dashboard:targets&k=5');
+  assert.deepEqual(top.guaranteed.map((h) => [h.item, h.lower]), [['edge/edge-poke', 5], ['edge/key', 2]]);
+  const sessions = await apiJson('/v1/unique?key=dashboard:sessions');
+  assert.equal(sessions.estimate.value, 1);
+  const stats = await page.$$eval('#edge-stats dd', (all) => Object.fromEntries(all.map((d) => [d.dataset.stat, d.textContent])));
+  assert.equal(stats['Interactions recorded'], '7');
+  assert.ok(Number(stats.Sent) >= 1, JSON.stringify(stats));
+  await page.uncheck('#edge-switch');
+  await page.locator('#edge').screenshot({ path: join(artifacts, 'panel-edge.png') });
+  await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
+
+test('accessible basics: every control is labelled, every table has a caption, the keyboard reaches the controls', async () => {
+  const unlabelled = await page.$$eval('input, select, button', (all) => all
+    .filter((e) => !e.closest('[hidden]'))
+    .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || e.textContent.trim()))
+    .map((e) => `${e.tagName} id=${e.id} type=${e.type} in ${e.parentElement?.className}`));
+  assert.deepEqual(unlabelled, []);
+  const uncaptioned = await page.$$eval('table', (all) => all
+    .filter((t) => !(t.caption?.textContent.trim() || t.getAttribute('aria-label')))
+    .map((t) => `${t.id || t.className} in ${t.closest('section')?.id}`));
+  assert.deepEqual(uncaptioned, []);
+  const charts = await page.$$eval('.chart', (all) => all.filter((c) => !(c.getAttribute('role') === 'img' && c.getAttribute('aria-label'))).length);
+  assert.equal(charts, 0);
+  // From a fresh load, the keyboard reaches the skip link first (shown when focused), then Pause.
+  await page.reload(); // (a goto of the same URL with a fragment would not load the page again)
+  await until(() => window.__dashboard?.refreshes >= 1);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+  const skip = await page.locator('.skip').boundingBox();
+  assert.ok(skip.x >= 0 && skip.y >= 0, `the focused skip link is on screen: ${JSON.stringify(skip)}`);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'pause');
+  assert.deepEqual(problems, []);
+});
+
+test('without a token the page asks for one and says why', async () => {
+  const bare = await browser.newPage();
+  const errors = [];
+  bare.on('pageerror', (e) => errors.push(e.message));
+  await bare.goto(base + '/');
+  await bare.waitForSelector('#connect:not([hidden])', { timeout: 15_000 });
+  assert.match(await bare.textContent('#fatal'), /missing_token/);
+  assert.deepEqual(errors, []);
+  await bare.close();
+});

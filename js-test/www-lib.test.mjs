@@ -1,0 +1,71 @@
+// The dashboard's browser-side math (www/lib/), in Node with the packed package as the page loads
+// it (www/vendor/edgesketch, unpacked by scripts/build-www.sh). Run by scripts/test-www.sh.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const www = resolve(process.env.EDGESKETCH_WWW ?? 'www');
+const es = await import(pathToFileURL(`${www}/vendor/edgesketch/node.mjs`).href);
+const { intervalQuantiles } = await import(pathToFileURL(`${www}/lib/interval.js`).href);
+
+let seed = 7;
+const random = () => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+};
+const exact = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const QS = [0.5, 0.9, 0.99];
+
+test('the percentiles of what arrived between two snapshots are those of the new values alone', () => {
+  for (const alpha of [0.01, 0.02]) {
+    const sketch = new es.Quantiles({ alpha });
+    // Before: 20,000 values around 20-55; then 3,000 between 200 and 300, far from the old ones.
+    for (let i = 0; i < 20_000; i++) sketch.add(Math.exp(3 + random()));
+    const before = es.Quantiles.fromBytes(sketch.toBytes());
+    const fresh = [];
+    for (let i = 0; i < 3_000; i++) {
+      const v = 200 + 100 * random();
+      fresh.push(v);
+      sketch.add(v);
+    }
+    fresh.sort((a, b) => a - b);
+    const got = intervalQuantiles(before, sketch, QS, alpha);
+    const cumulative = sketch.quantiles(QS);
+    QS.forEach((q, i) => {
+      const want = exact(fresh, q);
+      assert.ok(Math.abs(got[i] - want) <= 2 * alpha * want, `alpha ${alpha}, q ${q}: ${got[i]} vs ${want}`);
+    });
+    // Not the cumulative answer, which the old values pull down.
+    assert.ok(cumulative[0] < 100 && got[0] > 200);
+  }
+});
+
+test('interleaved old and new values: still the new ones', () => {
+  const sketch = new es.Quantiles();
+  for (let i = 0; i < 10_000; i++) sketch.add(1 + 1000 * random());
+  const before = es.Quantiles.fromBytes(sketch.toBytes());
+  const fresh = [];
+  for (let i = 0; i < 10_000; i++) {
+    const v = 1 + 100 * random() ** 2;
+    fresh.push(v);
+    sketch.add(v);
+  }
+  fresh.sort((a, b) => a - b);
+  const got = intervalQuantiles(before, sketch, QS, 0.01);
+  QS.forEach((q, i) => {
+    const want = exact(fresh, q);
+    assert.ok(Math.abs(got[i] - want) <= 0.03 * want, `q ${q}: ${got[i]} vs ${want}`);
+  });
+});
+
+test('nothing new, a shrunken sketch or no baseline', () => {
+  const a = new es.Quantiles();
+  for (let i = 1; i <= 100; i++) a.add(i);
+  const same = es.Quantiles.fromBytes(a.toBytes());
+  assert.equal(intervalQuantiles(a, same, QS, 0.01), null, 'nothing arrived');
+  const smaller = new es.Quantiles();
+  smaller.add(5);
+  assert.equal(intervalQuantiles(a, smaller, QS, 0.01), null, 'a restart or another key');
+  assert.deepEqual(intervalQuantiles(null, a, QS, 0.01), Array.from(a.quantiles(QS)), 'no baseline: everything');
+});

@@ -1,0 +1,851 @@
+// The live dashboard: one tenant of a merge server, refreshed when the server announces changes
+// (Server-Sent Events), paused while the tab is hidden. Every number shown records the API request
+// and field it came from (data-api, data-path, data-value), so a test or a curious user can check
+// the page against the API. Sketch work in the browser (merging a range of bucket sketches, the
+// percentiles of each update, the edge-client switch) uses the npm package.
+import * as es from 'edgesketch';
+import {
+  Api, ApiError, at, show, el, formatNumber, formatBytes, formatPercent, formatAgo,
+} from './lib/api.js';
+import { PALETTE, timeChart } from './lib/charts.js';
+import { intervalQuantiles } from './lib/interval.js';
+
+const $ = (selector) => document.querySelector(selector);
+/** Refreshes at most this often, however many changes the server announces. */
+const MIN_REFRESH_MS = 1000;
+/** Sliding windows move without new data: refresh this often while live anyway. */
+const TICK_REFRESH_MS = 5000;
+const HISTORY = 600;
+const QS = [0.5, 0.9, 0.99];
+
+const fragment = new URLSearchParams(location.hash.slice(1));
+const api = new Api({ tenant: fragment.get('tenant') ?? '', token: fragment.get('token') ?? '' });
+
+/** What tests and the console may look at. */
+const state = {
+  live: 'connecting',
+  paused: false,
+  busy: false,
+  refreshes: 0,
+  lastUpdated: 0,
+  lastRefreshMs: 0,
+  nowMs: 0,
+  nowAt: 0,
+  keys: [],
+  charts: {},
+  range: null,
+  edge: null,
+};
+window.__dashboard = state;
+
+const charts = state.charts;
+const history = { ingest: { t: [], v: [] }, lastApplied: null };
+const quantileTrack = { key: null, prev: null, t: [], p50: [], p90: [], p99: [] };
+
+// ---------------------------------------------------------------------------------------------
+// Refreshing
+
+let refreshing = false;
+let pending = null;
+let lastStart = 0;
+
+/** Asks for a refresh soon (coalesced; at most one per MIN_REFRESH_MS). */
+function scheduleRefresh() {
+  if (state.paused || pending) return;
+  const wait = Math.max(0, lastStart + MIN_REFRESH_MS - performance.now());
+  pending = setTimeout(() => {
+    pending = null;
+    refresh();
+  }, wait);
+}
+
+async function refresh() {
+  if (refreshing) {
+    scheduleRefresh();
+    return;
+  }
+  refreshing = true;
+  state.busy = true;
+  lastStart = performance.now();
+  try {
+    const tenant = await api.json('/v1/tenant');
+    state.nowMs = tenant.json.now_ms;
+    state.nowAt = performance.now();
+    $('#tenant-name').textContent = `tenant ${tenant.json.tenant}`;
+    state.keys = await listKeys();
+    const ctx = { tenant, now: state.nowMs, keys: state.keys };
+    await Promise.all([
+      panel('overview', () => overview(ctx)),
+      panel('uniques', () => uniques(ctx)),
+      panel('windows', () => windows(ctx)),
+      panel('rankings', () => rankings(ctx)),
+      panel('quantiles', () => quantiles(ctx)),
+      panel('counters', () => counters(ctx)),
+    ]);
+    state.refreshes += 1;
+    state.lastUpdated = Date.now();
+    state.lastRefreshMs = performance.now() - lastStart;
+    document.body.dataset.refreshes = String(state.refreshes);
+    showLastUpdated();
+    state.edge?.client.addQuantile('dashboard:refresh_ms', state.lastRefreshMs);
+    hideFatal();
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+      askForToken(e.message);
+    } else {
+      fatal(`Cannot refresh: ${e.message}`);
+    }
+    if (e instanceof ApiError && e.status === 0) setLive('offline');
+  } finally {
+    refreshing = false;
+    state.busy = false;
+  }
+}
+
+/** Runs one panel's update; its error shows in the panel and does not stop the others. */
+async function panel(id, update) {
+  const section = document.getElementById(id);
+  const alert = section.querySelector(':scope > .error');
+  try {
+    await update();
+    alert.hidden = true;
+    alert.textContent = '';
+    section.dataset.state = 'ready';
+  } catch (e) {
+    alert.hidden = false;
+    alert.textContent = e.message;
+    section.dataset.state = 'error';
+    console.warn(`panel ${id}:`, e);
+  }
+}
+
+/** Every key of the tenant (first 5000), with family, size and last update. */
+async function listKeys() {
+  const keys = [];
+  let after;
+  do {
+    const page = await api.json('/v1/keys', { limit: 1000, after });
+    keys.push(...page.json.keys);
+    after = page.json.next ?? undefined;
+  } while (after !== undefined && keys.length < 5000);
+  return keys;
+}
+
+const ofFamily = (keys, family) => keys.filter((k) => k.family === family).map((k) => k.key);
+
+/** The server's clock now (its last answer plus the time since), so ranges never use ours. */
+function serverNow() {
+  return Math.round(state.nowMs + (performance.now() - state.nowAt));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overview
+
+async function overview({ tenant, now, keys }) {
+  const [ready, drift] = await Promise.all([
+    fetch('/readyz', { cache: 'no-store' }).then(async (r) => ({ ok: r.ok, text: (await r.text()).trim() }))
+      .catch((e) => ({ ok: false, text: e.message })),
+    api.json('/v1/drift'),
+  ]);
+  const health = $('#health');
+  health.textContent = ready.ok ? 'ready' : `not ready: ${ready.text}`;
+  health.dataset.ok = String(ready.ok);
+
+  show($('#tenant-keys'), tenant, 'keys');
+  $('#tenant-max-keys').textContent = ` of ${formatNumber(tenant.json.max_keys)}`;
+  show($('#tenant-bytes'), tenant, 'bytes', formatBytes);
+  $('#tenant-max-bytes').textContent = ` of ${formatBytes(tenant.json.max_bytes)}`;
+  show($('#drift-applied'), drift, 'applied_envelopes');
+  show($('#drift-missing'), drift, 'missing_envelopes');
+  $('#drift-fraction').textContent = `(${formatPercent(drift.json.missing_fraction)})`;
+  show($('#drift-senders'), drift, 'senders');
+  $('#drift-grace').textContent = `${drift.json.grace_ms / 1000} s`;
+  fillRows('#drift-prefixes', drift.json.prefixes.map((p, i) => [
+    el('th', p.prefix, { scope: 'row' }),
+    num(drift, `prefixes.${i}.senders`),
+    num(drift, `prefixes.${i}.applied_envelopes`),
+    num(drift, `prefixes.${i}.missing_envelopes`, (v) => `${formatNumber(v)} (${formatPercent(p.missing_fraction)})`),
+  ]));
+
+  // Envelopes per second, from the tenant's count of applied envelopes (senders that went idle
+  // past the ledger's expiry leave that count, so a drop is not a negative rate).
+  const applied = drift.json.applied_envelopes;
+  const last = history.lastApplied;
+  if (last && now > last.now) {
+    push(history.ingest, now, Math.max(0, applied - last.applied) / ((now - last.now) / 1000));
+    charts.ingest.setData([history.ingest.t, history.ingest.v]);
+  }
+  history.lastApplied = { applied, now };
+
+  const families = new Map();
+  for (const k of keys) {
+    const f = families.get(k.family) ?? { keys: 0, bytes: 0 };
+    f.keys += 1;
+    f.bytes += k.bytes;
+    families.set(k.family, f);
+  }
+  fillRows('#families', [...families].sort().map(([family, f]) => {
+    const row = [el('th', family, { scope: 'row' }), el('td', formatNumber(f.keys), { class: 'num', 'data-count': f.keys }),
+      el('td', formatBytes(f.bytes), { class: 'num', 'data-bytes': f.bytes })];
+    row.family = family;
+    return row;
+  }));
+  fillRows('#keys', keys.slice(0, 500).map((k) => [
+    el('td', k.key), el('td', k.family), el('td', formatBytes(k.bytes), { class: 'num' }),
+    el('td', formatAgo(now - k.updated_ms), { class: 'num' }),
+  ]));
+}
+
+/** The points from just before the first one that passes `has` (at least 12 points kept). */
+function sinceFirst(points, has) {
+  const first = points.findIndex(has);
+  return first > 0 ? points.slice(Math.max(0, Math.min(first - 1, points.length - 12))) : points;
+}
+
+function push(series, t, v) {
+  series.t.push(t / 1000);
+  series.v.push(v);
+  if (series.t.length > HISTORY) {
+    series.t.shift();
+    series.v.shift();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uniques
+
+async function uniques({ now, keys }) {
+  const seriesKeys = ofFamily(keys, 'unique_series');
+  const key = fillSelect($('#unique-key'), seriesKeys);
+  const hlls = ofFamily(keys, 'hyperloglog');
+  const hllAnswers = await Promise.all(hlls.map((k) => api.json('/v1/unique', { key: k })));
+  fillRows('#hll-keys', hllAnswers.map((a) => [
+    el('th', a.json.keys[0], { scope: 'row' }),
+    num(a, 'estimate.value', Math.round),
+    boundsCell(a, 'estimate'),
+  ]));
+  if (!key) {
+    charts.uniques.setData([[], [], [], []]);
+    return;
+  }
+  const series = await api.json('/v1/unique/series', { key, from: now - 3_600_000, to: now + 1 });
+  // Complete steps only (the open one would draw as a dip), from shortly before the first step
+  // with data (a young series fills the chart).
+  const points = sinceFirst(series.json.points.filter((p) => p.t + series.json.step_ms <= now), (p) => p.buckets > 0);
+  charts.uniques.setData([
+    points.map((p) => p.t / 1000),
+    points.map((p) => p.estimate.value),
+    points.map((p) => p.estimate.lower),
+    points.map((p) => p.estimate.upper),
+  ]);
+  charts.uniques.root.dataset.api = series.path;
+  charts.uniques.root.dataset.points = String(points.length);
+}
+
+/**
+ * The distinct count of `key` over [from, to), merged twice: here, from the raw bucket sketches
+ * (the whole series, fetched as bytes and merged by the package), and by the server.
+ */
+async function mergeRange(key, from, to) {
+  const verdict = $('#range-verdict');
+  verdict.textContent = 'merging…';
+  delete verdict.dataset.match;
+  let browser;
+  let server;
+  // Traffic arriving between the two requests can change an open bucket: ask again (3 times).
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [bytes, answer] = await Promise.all([
+      api.bytes({ key }),
+      api.json('/v1/unique', { key, from, to }),
+    ]);
+    server = answer;
+    const sketch = es.UniqueSeries.fromBytes(bytes);
+    try {
+      const merged = sketch.merged(from, to);
+      try {
+        browser = { estimate: merged.estimate(), buckets: sketch.unique(from, to).buckets, bytes: bytes.length };
+      } finally {
+        merged.free();
+      }
+    } finally {
+      sketch.free();
+    }
+    if (sameEstimate(browser.estimate, server.json.estimate)) break;
+  }
+  const label = `${new Date(from).toLocaleString()} – ${new Date(to).toLocaleString()}`;
+  $('#range-label').textContent = `${key}, ${label}`;
+  const browserRow = $('#range-browser');
+  const cells = (row) => Object.fromEntries([...row.querySelectorAll('[data-field]')].map((c) => [c.dataset.field, c]));
+  const b = cells(browserRow);
+  b.value.textContent = formatNumber(Math.round(browser.estimate.value));
+  b.value.dataset.value = JSON.stringify(browser.estimate.value);
+  b.bounds.textContent = `${formatNumber(Math.round(browser.estimate.lower))} – ${formatNumber(Math.round(browser.estimate.upper))}`;
+  b.bounds.dataset.lower = JSON.stringify(browser.estimate.lower);
+  b.bounds.dataset.upper = JSON.stringify(browser.estimate.upper);
+  b.detail.textContent = `${browser.buckets} bucket${browser.buckets === 1 ? '' : 's'} from ${formatBytes(browser.bytes)}`;
+  const s = cells($('#range-server'));
+  show(s.value, server, 'estimate.value', (v) => formatNumber(Math.round(v)));
+  s.bounds.textContent = `${formatNumber(Math.round(server.json.estimate.lower))} – ${formatNumber(Math.round(server.json.estimate.upper))}`;
+  s.detail.textContent = `p=${server.json.precision}`;
+  const match = sameEstimate(browser.estimate, server.json.estimate);
+  verdict.dataset.match = String(match);
+  verdict.textContent = match
+    ? `Same answer: the browser's merge of ${browser.buckets} bucket sketch${browser.buckets === 1 ? '' : 'es'} equals the server's.`
+    : `The two merges differ by ${formatNumber(Math.abs(browser.estimate.value - server.json.estimate.value))} (new data arrived between the two requests, or a bug).`;
+  state.range = { key, from, to, browser: browser.estimate, server: server.json.estimate, serverPath: server.path, match };
+}
+
+function sameEstimate(a, b) {
+  return Math.abs(a.value - b.value) <= 1e-9 * Math.max(1, Math.abs(b.value));
+}
+
+/** A datetime-local value (local time, seconds) for ms since the epoch, and back. */
+const toLocalInput = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+const fromLocalInput = (text) => new Date(text).getTime();
+
+function setRange(from, to) {
+  $('#range-from').value = toLocalInput(from);
+  $('#range-to').value = toLocalInput(to);
+}
+
+function mergeFromInputs() {
+  const key = $('#unique-key').value;
+  const from = fromLocalInput($('#range-from').value);
+  const to = fromLocalInput($('#range-to').value);
+  const alert = $('#uniques > .error');
+  if (!key || !Number.isFinite(from) || !Number.isFinite(to) || to <= from) {
+    alert.hidden = false;
+    alert.textContent = key ? 'Pick a range whose end is after its start.' : 'No unique series to merge yet.';
+    return;
+  }
+  alert.hidden = true;
+  mergeRange(key, from, to).catch((e) => {
+    alert.hidden = false;
+    alert.textContent = `Merging the range failed: ${e.message}`;
+    $('#range-verdict').textContent = '';
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Window counters
+
+const SERVICE = /^(.+):(requests|errors)$/;
+const MIN_RATE_REQUESTS = 20;
+
+async function windows({ now, keys }) {
+  const windowKeys = ofFamily(keys, 'window_counter');
+  const services = new Map();
+  const others = [];
+  for (const key of windowKeys) {
+    const m = SERVICE.exec(key);
+    if (m) {
+      const s = services.get(m[1]) ?? {};
+      s[m[2]] = key;
+      services.set(m[1], s);
+    } else {
+      others.push(key);
+    }
+  }
+  const width = Number(document.querySelector('input[name="window"]:checked').value);
+  $('#window-label').textContent = width === 60_000 ? 'last minute' : 'last hour';
+  const range = { from: now - width, to: now + 1 };
+  const names = [...services.keys()].sort();
+  const totals = await Promise.all(names.map(async (name) => {
+    const s = services.get(name);
+    const [requests, errors] = await Promise.all([
+      s.requests ? api.json('/v1/window', { key: s.requests, ...range }) : null,
+      s.errors ? api.json('/v1/window', { key: s.errors, ...range }) : null,
+    ]);
+    return { name, requests, errors };
+  }));
+  fillRows('#services', totals.map(({ name, requests, errors }) => {
+    const r = requests?.json.range.stats.sum ?? 0;
+    const e = errors?.json.range.stats.sum ?? 0;
+    return [
+      el('th', name, { scope: 'row' }),
+      requests ? num(requests, 'range.stats.sum') : el('td', '–', { class: 'num' }),
+      el('td', formatNumber(r / (width / 1000)), { class: 'num' }),
+      errors ? num(errors, 'range.stats.sum') : el('td', '–', { class: 'num' }),
+      el('td', r > 0 ? formatPercent(e / r) : '–', { class: 'num', 'data-rate': r > 0 ? e / r : '' }),
+    ];
+  }));
+
+  // Complete steps only: the open second (or 10 s) would draw as a dip.
+  const perSecond = { from: now - 120_000, to: Math.floor(now / 1000) * 1000, step: 1000 };
+  // A ratio has no dip in the open step: it is shown too.
+  const perTen = { from: now - 600_000, to: now + 1, step: 10_000 };
+  const [requestSeries, rateSeries] = await Promise.all([
+    Promise.all(names.map((n) => services.get(n).requests
+      ? api.json('/v1/window/series', { key: services.get(n).requests, ...perSecond }) : null)),
+    Promise.all(names.map(async (n) => {
+      const s = services.get(n);
+      if (!s.requests || !s.errors) return null;
+      const [r, e] = await Promise.all([
+        api.json('/v1/window/series', { key: s.requests, ...perTen }),
+        api.json('/v1/window/series', { key: s.errors, ...perTen }),
+      ]);
+      return r.json.points.map((p, i) => {
+        const requests = p.stats.sum;
+        const errs = e.json.points[i]?.stats.sum ?? 0;
+        // A rate of a handful of requests says little: steps with fewer are not drawn.
+        return [p.t / 1000, requests >= MIN_RATE_REQUESTS ? (100 * errs) / requests : null];
+      });
+    })),
+  ]);
+  ensureServiceCharts(names);
+  const xs = requestSeries.find(Boolean)?.json.points.map((p) => p.t / 1000) ?? [];
+  const perService = requestSeries.map((s) => (s ? s.json.points.map((p) => p.stats.sum) : xs.map(() => null)));
+  const total = xs.map((_, i) => perService.reduce((sum, s) => sum + (s[i] ?? 0), 0));
+  // From shortly before the first second with requests (at least 30 s shown).
+  const firstSecond = total.findIndex((v) => v > 0);
+  const from = firstSecond > 0 ? Math.max(0, Math.min(firstSecond - 1, xs.length - 30)) : 0;
+  charts.requests.setData([xs, total, ...perService].map((column) => column.slice(from)));
+  // From shortly before the first step with requests.
+  const firstRate = Math.min(...rateSeries.map((s) => s?.findIndex((p) => p[1] !== null) ?? -1).filter((i) => i >= 0));
+  const skip = Number.isFinite(firstRate) ? Math.max(0, firstRate - 1) : 0;
+  const rx = rateSeries.find(Boolean)?.slice(skip).map((p) => p[0]) ?? [];
+  charts.errors.setData([rx, ...rateSeries.map((s) => (s ? s.slice(skip).map((p) => p[1]) : rx.map(() => null)))]);
+
+  const otherAnswers = await Promise.all(others.map((key) => api.json('/v1/window', { key, ...range })));
+  fillRows('#other-windows', otherAnswers.map((a) => [
+    el('th', a.json.key, { scope: 'row' }), num(a, 'range.stats.sum'), num(a, 'range.stats.count'),
+  ]));
+}
+
+/** The two service charts get one series per service; rebuilt when the services change. */
+function ensureServiceCharts(names) {
+  const signature = names.join('\n');
+  if (charts.requests && charts.requests.services === signature) return;
+  for (const [id, name, yLabel] of [['requests', 'chart-requests', 'requests/s'], ['errors', 'chart-errors', 'error %']]) {
+    charts[id]?.destroy();
+    const perService = names.map((n, i) => ({
+      label: n,
+      stroke: PALETTE[i % PALETTE.length],
+      format: id === 'errors' ? (v) => `${v.toFixed(2)}%` : undefined,
+      stepped: id === 'requests',
+    }));
+    charts[id] = timeChart(document.getElementById(name), {
+      // Requests: a bar per one-second bucket for all services, each service's line over it.
+      series: id === 'requests'
+        ? [{ label: 'all', bars: true, stroke: '#6b7280', fill: 'rgba(107, 114, 128, 0.35)', width: 1 }, ...perService]
+        : perService,
+      yLabel,
+      points: id === 'errors',
+    });
+    charts[id].services = signature;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leaderboards, top-K, count-min
+
+async function rankings({ keys }) {
+  const boards = ofFamily(keys, 'leaderboard');
+  const tops = ofFamily(keys, 'top_k');
+  const [boardAnswers, topAnswers] = await Promise.all([
+    Promise.all(boards.map((key) => api.json('/v1/leaderboard', { key, start: 0, stop: 9 }))),
+    Promise.all(tops.map((key) => api.json('/v1/topk', { key, k: 10 }))),
+  ]);
+  const tables = [];
+  for (const a of boardAnswers) {
+    const j = a.json;
+    const caption = `${j.key}: leaderboard (${j.rule}, ${formatNumber(j.members)} members${j.exact ? '' : `, scores missing up to ${formatNumber(j.missing_bound)}`})`;
+    tables.push(table(caption, [['Rank', 'num'], ['Member', ''], ['Score', 'num']], j.range.map((m, i) => [
+      num(a, `range.${i}.rank`, (r) => String(r + 1)),
+      text(a, `range.${i}.member`),
+      num(a, `range.${i}.score`),
+    ]), { 'data-key': j.key, 'data-family': 'leaderboard' }));
+  }
+  for (const a of topAnswers) {
+    const j = a.json;
+    const rows = [
+      ...j.guaranteed.map((_, i) => topRow(a, 'guaranteed', i)),
+      ...j.possible.map((_, i) => topRow(a, 'possible', i)),
+    ];
+    const caption = `${j.key}: top ${rows.length} of ${formatNumber(j.total)} counted (untracked items: at most ${formatNumber(j.floor)} each)`;
+    tables.push(table(caption, [['Item', ''], ['Count', 'num'], ['Bounds', 'num']], rows, { 'data-key': j.key, 'data-family': 'top_k' }));
+  }
+  $('#rankings-tables').replaceChildren(...tables.map((t) => {
+    const wrap = el('div');
+    wrap.append(t);
+    return wrap;
+  }));
+  fillSelect($('#countmin-key'), ofFamily(keys, 'count_min'));
+}
+
+/** An item of a top-K answer: its count (the upper bound) and bounds; "possible" ones marked. */
+function topRow(a, list, i) {
+  const item = a.json[list][i];
+  const name = text(a, `${list}.${i}.item`);
+  name.classList.add('item');
+  if (list === 'possible') {
+    name.append(' ', el('span', 'possible', { class: 'badge possible', title: 'may be in the top list: its bounds overlap the last guaranteed item' }));
+  }
+  return [
+    name,
+    num(a, `${list}.${i}.upper`),
+    el('td', `${formatNumber(item.lower)} – ${formatNumber(item.upper)}`, { class: 'num bounds', 'data-lower': item.lower }),
+  ];
+}
+
+async function countMinLookup() {
+  const key = $('#countmin-key').value;
+  const item = $('#countmin-item').value;
+  const out = $('#countmin-result');
+  if (!key || !item) return;
+  try {
+    const a = await api.json('/v1/countmin', { key, item });
+    out.replaceChildren();
+    const value = el('span');
+    show(value, a, 'items.0.estimate');
+    out.append(`${item}: `, value,
+      ` (between ${formatNumber(a.json.items[0].lower)} and ${formatNumber(a.json.items[0].upper)}; ` +
+      `ε = ${formatNumber(a.json.epsilon)}, δ = ${formatNumber(a.json.delta)})`);
+  } catch (e) {
+    out.textContent = e.message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quantiles
+
+async function quantiles({ now, keys }) {
+  const qkeys = ofFamily(keys, 'quantiles');
+  const answers = await Promise.all(qkeys.map((key) => api.json('/v1/quantiles', { key, q: QS })));
+  fillRows('#quantile-table', answers.map((a) => [
+    el('th', a.json.key, { scope: 'row' }),
+    num(a, 'count'),
+    ...QS.map((_, i) => num(a, `quantiles.${i}.value`)),
+    num(a, 'alpha'),
+  ]));
+  const key = fillSelect($('#quantile-key'), qkeys);
+  if (!key) return;
+  if (quantileTrack.key !== key) {
+    quantileTrack.prev?.free();
+    Object.assign(quantileTrack, { key, prev: null, t: [], p50: [], p90: [], p99: [] });
+  }
+  const next = es.Quantiles.fromBytes(await api.bytes({ key }));
+  const alpha = answers[qkeys.indexOf(key)].json.alpha;
+  const prev = quantileTrack.prev;
+  // The first snapshot is the baseline; each later one adds a point for what arrived since.
+  const values = prev ? intervalQuantiles(prev, next, QS, alpha) : null;
+  if (values) {
+    quantileTrack.t.push(now / 1000);
+    quantileTrack.p50.push(values[0]);
+    quantileTrack.p90.push(values[1]);
+    quantileTrack.p99.push(values[2]);
+    for (const k of ['t', 'p50', 'p90', 'p99']) if (quantileTrack[k].length > HISTORY) quantileTrack[k].shift();
+  }
+  if (!prev || values || Number(next.count) < Number(prev.count)) {
+    prev?.free();
+    quantileTrack.prev = next;
+  } else {
+    next.free();
+  }
+  charts.quantiles.setData([quantileTrack.t, quantileTrack.p50, quantileTrack.p90, quantileTrack.p99]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counters
+
+async function counters({ keys }) {
+  const answers = await Promise.all(ofFamily(keys, 'counter').map((key) => api.json('/v1/counter', { key })));
+  fillRows('#counter-table', answers.map((a) => {
+    const row = [el('th', a.json.key, { scope: 'row' }), num(a, 'value'), num(a, 'increments'), num(a, 'decrements')];
+    row.key = a.json.key;
+    return row;
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The edge-client switch: this page records its user's interactions and sends envelopes.
+
+const session = crypto.randomUUID();
+
+function edgeRecord(event) {
+  const edge = state.edge;
+  // The switch itself is not an interaction with the data.
+  if (!edge || event.target.id === 'edge-switch') return;
+  const section = event.target.closest?.('section')?.id ?? 'page';
+  const target = `${section}/${event.type === 'keydown' ? 'key' : (event.target.id || event.target.tagName.toLowerCase())}`;
+  edge.client.increment('dashboard:interactions');
+  edge.client.addWindow('dashboard:clicks', 1);
+  edge.client.addUniqueSeries('dashboard:sessions', session);
+  edge.client.addTopK('dashboard:targets', target);
+  edge.recorded += 1;
+  showEdgeStats();
+}
+
+function setEdge(on) {
+  if (on && !state.edge) {
+    const client = es.createClient({
+      endpoint: `${location.origin}/v1/ingest`,
+      token: api.token,
+      flushIntervalMs: 1000,
+      maxAgeMs: 1000,
+    });
+    state.edge = { client, recorded: 0, timer: setInterval(showEdgeStats, 1000) };
+    document.addEventListener('click', edgeRecord, true);
+    document.addEventListener('keydown', edgeRecord, true);
+  } else if (!on && state.edge) {
+    const { client, timer, recorded } = state.edge;
+    state.edge = null;
+    document.removeEventListener('click', edgeRecord, true);
+    document.removeEventListener('keydown', edgeRecord, true);
+    clearInterval(timer);
+    // Closing sends what is left; the stats shown are the client's last.
+    client.close().then(() => {
+      lastEdgeStats = { recorded, ...client.stats() };
+      showEdgeStats();
+    }, (e) => console.warn('closing the edge client:', e));
+  }
+  $('#edge-poke').disabled = !on;
+  showEdgeStats();
+}
+
+let lastEdgeStats = null;
+function showEdgeStats() {
+  const stats = state.edge ? { recorded: state.edge.recorded, ...state.edge.client.stats() } : lastEdgeStats;
+  if (!stats) return;
+  lastEdgeStats = stats;
+  const rows = [
+    ['Interactions recorded', stats.recorded], ['Envelopes made', stats.envelopes], ['Sent', stats.sent],
+    ['Retried', stats.retried], ['Queued', stats.queued], ['Dropped', stats.dropped + stats.rejected + stats.tooLarge],
+  ];
+  const list = $('#edge-stats');
+  list.replaceChildren(...rows.flatMap(([label, value]) => {
+    const wrap = el('div', undefined, { class: 'stat' });
+    wrap.append(el('dt', label), el('dd', formatNumber(value), { 'data-stat': label }));
+    return [wrap];
+  }));
+  const alert = $('#edge > .error');
+  alert.hidden = !stats.lastError;
+  alert.textContent = stats.lastError ? `Last send failed: ${stats.lastError.message}` : '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live updates: SSE while visible and not paused.
+
+let source = null;
+let ticker = null;
+
+function setLive(value) {
+  state.live = value;
+  const pill = $('#live-state');
+  pill.dataset.state = value;
+  pill.textContent = {
+    live: 'live', connecting: 'connecting', reconnecting: 'reconnecting', offline: 'server unreachable',
+    paused: 'paused', hidden: 'paused (tab hidden)',
+  }[value] ?? value;
+}
+
+function connectLive() {
+  if (source || state.paused || document.hidden) return;
+  setLive('connecting');
+  source = new EventSource(api.eventsUrl());
+  source.addEventListener('open', () => {
+    setLive('live');
+    scheduleRefresh();
+  });
+  source.addEventListener('changed', scheduleRefresh);
+  source.addEventListener('lagged', scheduleRefresh);
+  source.addEventListener('error', () => {
+    if (source?.readyState === EventSource.CLOSED) {
+      setLive('offline');
+      disconnectLive('offline');
+      setTimeout(connectLive, TICK_REFRESH_MS);
+    } else {
+      setLive('reconnecting');
+    }
+  });
+  ticker = setInterval(scheduleRefresh, TICK_REFRESH_MS);
+}
+
+function disconnectLive(reason) {
+  source?.close();
+  source = null;
+  clearInterval(ticker);
+  ticker = null;
+  clearTimeout(pending);
+  pending = null;
+  setLive(reason);
+}
+
+function showLastUpdated() {
+  const time = $('#last-updated');
+  if (!state.lastUpdated) return;
+  const at = new Date(state.lastUpdated);
+  time.dateTime = at.toISOString();
+  time.textContent = `${at.toLocaleTimeString()} (${formatAgo(Date.now() - state.lastUpdated)})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small DOM helpers
+
+/** A numeric cell showing `field` of an API answer, linked to it. */
+function num(source, field, format) {
+  const cell = el('td', undefined, { class: 'num' });
+  show(cell, source, field, format);
+  return cell;
+}
+
+function text(source, field) {
+  const cell = el('td');
+  show(cell, source, field, String);
+  return cell;
+}
+
+function boundsCell(source, field) {
+  const e = at(source.json, field);
+  return el('td', `${formatNumber(Math.round(e.lower))} – ${formatNumber(Math.round(e.upper))}`, { class: 'num bounds' });
+}
+
+/** Replaces a table's body rows (arrays of cells). */
+function fillRows(selector, rows) {
+  const body = $(`${selector} tbody`);
+  body.replaceChildren(...rows.map((cells) => {
+    const tr = el('tr');
+    if (cells.family) tr.dataset.family = cells.family;
+    if (cells.key) tr.dataset.key = cells.key;
+    tr.append(...cells);
+    return tr;
+  }));
+  if (rows.length === 0) {
+    const columns = $(`${selector} thead tr`).children.length;
+    body.append(el('tr'));
+    body.lastChild.append(el('td', 'nothing yet', { colspan: columns, class: 'hint' }));
+  }
+}
+
+/** A table: `headers` are `[title, class]` (`num` right-aligns). */
+function table(caption, headers, rows, attrs) {
+  const t = el('table', undefined, attrs);
+  t.append(el('caption', caption));
+  const head = el('thead');
+  const hr = el('tr');
+  hr.append(...headers.map(([h, kind]) => el('th', h, { scope: 'col', class: kind })));
+  head.append(hr);
+  const body = el('tbody');
+  body.append(...rows.map((cells) => {
+    const tr = el('tr');
+    tr.append(...cells);
+    return tr;
+  }));
+  t.append(head, body);
+  return t;
+}
+
+/** Fills a select with keys, keeping the user's choice; returns the selected key. */
+function fillSelect(select, keys) {
+  const current = select.value;
+  if ([...select.options].map((o) => o.value).join('\n') !== keys.join('\n')) {
+    select.replaceChildren(...keys.map((k) => el('option', k, { value: k })));
+    if (keys.includes(current)) select.value = current;
+  }
+  select.disabled = keys.length === 0;
+  return select.value || null;
+}
+
+function fatal(message) {
+  const box = $('#fatal');
+  box.hidden = false;
+  box.textContent = message;
+}
+
+function hideFatal() {
+  $('#fatal').hidden = true;
+}
+
+function askForToken(message) {
+  disconnectLive('offline');
+  const form = $('#connect');
+  form.hidden = false;
+  $('#connect-tenant').value = api.tenant;
+  fatal(`The server refused this dashboard: ${message}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+function start() {
+  charts.ingest = timeChart($('#chart-ingest'), { series: [{ label: 'envelopes/s' }], yLabel: 'envelopes/s' });
+  charts.uniques = timeChart($('#chart-uniques'), {
+    series: [
+      { label: 'distinct' },
+      { label: 'lower (95%)', stroke: '#60a5fa', width: 1, dash: [] },
+      { label: 'upper (95%)', stroke: '#60a5fa', width: 1, dash: [] },
+    ],
+    bands: [{ series: [3, 2], fill: 'rgba(29, 78, 216, 0.15)' }],
+    yLabel: 'distinct',
+    onSelect: (from, to) => {
+      setRange(from, to);
+      mergeFromInputs();
+    },
+  });
+  charts.quantiles = timeChart($('#chart-quantiles'), {
+    series: [{ label: 'p50' }, { label: 'p90' }, { label: 'p99' }],
+    yLabel: 'value',
+    points: true,
+  });
+  ensureServiceCharts([]);
+
+  $('#range').addEventListener('submit', (e) => {
+    e.preventDefault();
+    mergeFromInputs();
+  });
+  for (const button of document.querySelectorAll('#range [data-last]')) {
+    button.addEventListener('click', () => {
+      const to = serverNow();
+      setRange(to - Number(button.dataset.last), to);
+      mergeFromInputs();
+    });
+  }
+  $('#unique-key').addEventListener('change', () => refresh());
+  $('#quantile-key').addEventListener('change', () => refresh());
+  for (const radio of document.querySelectorAll('input[name="window"]')) radio.addEventListener('change', () => refresh());
+  $('#countmin').addEventListener('submit', (e) => {
+    e.preventDefault();
+    countMinLookup();
+  });
+  $('#edge-switch').addEventListener('change', (e) => setEdge(e.target.checked));
+  $('#edge-poke').addEventListener('click', () => { /* recorded by the document listener */ });
+  $('#edge-poke').disabled = true;
+  $('#pause').addEventListener('click', () => {
+    state.paused = !state.paused;
+    const button = $('#pause');
+    button.setAttribute('aria-pressed', String(state.paused));
+    button.textContent = state.paused ? 'Resume' : 'Pause';
+    if (state.paused) {
+      disconnectLive('paused');
+    } else {
+      connectLive();
+      refresh();
+    }
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) {
+      if (!state.paused) disconnectLive('hidden');
+    } else if (!state.paused) {
+      connectLive();
+      refresh();
+    }
+  });
+  $('#connect').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const tenant = $('#connect-tenant').value.trim();
+    const token = $('#connect-token').value.trim();
+    location.hash = new URLSearchParams({ tenant, token }).toString();
+    location.reload();
+  });
+  setInterval(showLastUpdated, 1000);
+
+  setRange(Date.now() - 60_000, Date.now());
+  refresh().then(() => {
+    // The default range: the last minute by the server's clock.
+    const to = serverNow();
+    setRange(to - 60_000, to);
+  });
+  connectLive();
+}
+
+start();
