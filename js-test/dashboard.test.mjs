@@ -11,13 +11,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 
 const { chromium } = createRequire(resolve(process.env.PLAYWRIGHT_CORE ?? 'package.json'))('playwright-core');
 const serverBin = resolve(process.env.EDGESKETCH_SERVER_BIN ?? 'target/debug/edgesketch-server');
 const www = resolve(process.env.EDGESKETCH_WWW ?? 'www');
 const artifacts = resolve(process.env.EDGESKETCH_ARTIFACTS ?? 'target/dashboard-artifacts');
 /** Seconds of demo traffic; the checks against the API run after it stops. */
-const TRAFFIC_SECONDS = 25;
+const TRAFFIC_SECONDS = 30;
 
 let server;
 let dataDir;
@@ -46,7 +47,11 @@ before(async () => {
   server = spawn(serverBin, [
     '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--www-dir', www,
     'demo', '--traffic-seconds', String(TRAFFIC_SECONDS), '--flush-ms', '500',
-  ], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, EDGESKETCH_LOG: 'warn' } });
+  ], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    // A short grace period, so the gap the test makes shows in the drift report at once.
+    env: { ...process.env, EDGESKETCH_LOG: 'warn', EDGESKETCH_DRIFT_GRACE_SECS: '1' },
+  });
   const lines = createInterface({ input: server.stdout });
   trafficStopped = new Promise((resolveStopped) => {
     lines.on('line', (line) => {
@@ -157,11 +162,26 @@ test('a hidden tab stops live updates; showing it again resumes them', async () 
   assert.deepEqual(problems, []);
 });
 
-test('every number on the page equals the JSON API', async () => {
+test('every number on the page equals the JSON API; a lost envelope shows as drift', async () => {
   await trafficStopped;
-  // One refresh after the traffic stopped, then pause so the page holds still.
+  // A sender whose second envelope of three never arrives.
+  const es = await import(pathToFileURL(join(www, 'vendor/edgesketch/node.mjs')).href);
+  const sender = new es.Recorder();
+  const envelopes = [1, 2, 3].map((n) => {
+    sender.increment('lossy:events', n);
+    return sender.envelope(Date.now());
+  });
+  for (const body of [envelopes[0], envelopes[2]]) {
+    const response = await fetch(`${base}/v1/ingest`, { method: 'POST', body, headers: { authorization: `Bearer ${token}` } });
+    assert.equal(response.status, 200, await response.text());
+  }
+  const deadline = Date.now() + 10_000;
+  while ((await apiJson('/v1/drift')).missing_envelopes !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await apiJson('/v1/drift')).missing_envelopes, 1);
+  // A refresh that started after all that (the one running now, if any, may have started
+  // before: two more), then pause so the page holds still.
   const n = await page.evaluate(() => window.__dashboard.refreshes);
-  await until((k) => window.__dashboard.refreshes > k && !window.__dashboard.busy, n, 20_000);
+  await until((k) => window.__dashboard.refreshes >= k + 2 && !window.__dashboard.busy, n, 20_000);
   await page.click('#pause');
   assert.equal(await page.textContent('#live-state'), 'paused');
   await until(() => !window.__dashboard.busy);
@@ -187,6 +207,13 @@ test('every number on the page equals the JSON API', async () => {
       assert.ok(Math.abs(number - expected) <= tolerance, `${s.api} ${s.path}: shows ${s.text}, API says ${expected}`);
     }
   }
+
+  // The gap: one row naming the sender and the missing sequence.
+  const gaps = await page.$$eval('#drift-gaps tbody tr', (all) => all.map((r) => [...r.cells].map((c) => c.textContent)));
+  assert.equal(gaps.length, 1, JSON.stringify(gaps));
+  const lost = new es.EnvelopeReader(envelopes[1]).sequence;
+  assert.deepEqual(gaps[0].slice(0, 3), [`${sender.replica.slice(0, 8)}…`, '1', String(lost)]);
+  assert.equal(await page.textContent('#drift-missing'), '1');
 
   // The families table counts the keys the API lists.
   const keys = (await apiJson('/v1/keys?limit=1000')).keys;
@@ -256,16 +283,35 @@ test('the edge-client switch makes the page send its own events, and the counts 
   assert.deepEqual(top.guaranteed.map((h) => [h.item, h.lower]), [['edge/edge-poke', 5], ['edge/key', 2]]);
   const sessions = await apiJson('/v1/unique?key=dashboard:sessions');
   assert.equal(sessions.estimate.value, 1);
+  // The client's own account (shown once a second) agrees.
+  await until(() => Number(document.querySelector('#edge-stats [data-stat="Sent"]')?.textContent) >= 1, null, 5_000);
   const stats = await page.$$eval('#edge-stats dd', (all) => Object.fromEntries(all.map((d) => [d.dataset.stat, d.textContent])));
   assert.equal(stats['Interactions recorded'], '7');
-  assert.ok(Number(stats.Sent) >= 1, JSON.stringify(stats));
+  assert.equal(stats.Dropped, '0', JSON.stringify(stats));
   await page.uncheck('#edge-switch');
   await page.locator('#edge').screenshot({ path: join(artifacts, 'panel-edge.png') });
   await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
   assert.deepEqual(problems, []);
 });
 
-test('accessible basics: every control is labelled, every table has a caption, the keyboard reaches the controls', async () => {
+test('a tenant with many keys: each panel asks for the first 24 of a family and says so', async () => {
+  const es = await import(pathToFileURL(join(www, 'vendor/edgesketch/node.mjs')).href);
+  const recorder = new es.Recorder();
+  for (let i = 0; i < 30; i++) recorder.increment(`many:${String(i).padStart(2, '0')}`, i + 1);
+  const response = await fetch(`${base}/v1/ingest`, {
+    method: 'POST', body: recorder.envelope(Date.now()), headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(response.status, 200, await response.text());
+  const counters = (await apiJson('/v1/keys?prefix=&limit=1000')).keys.filter((k) => k.family === 'counter').length;
+  assert.equal(counters, 33, 'dashboard:interactions, lossy:events, orders:total and 30 new');
+  await until(() => document.querySelectorAll('#counter-table tbody tr[data-key]').length === 24
+    && /the first 24 of 33/.test(document.querySelector('#counter-table caption').textContent), null, 20_000);
+  const first = await page.$eval('#counter-table tbody tr[data-key] td', (td) => td.dataset.api);
+  assert.match(first, /key=dashboard%3Ainteractions/, 'the first by name');
+  assert.deepEqual(problems, []);
+});
+
+test('accessible basics: every control is labelled, every table has a caption, text has contrast, the keyboard reaches the controls', async () => {
   const unlabelled = await page.$$eval('input, select, button', (all) => all
     .filter((e) => !e.closest('[hidden]'))
     .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || e.textContent.trim()))
@@ -277,6 +323,39 @@ test('accessible basics: every control is labelled, every table has a caption, t
   assert.deepEqual(uncaptioned, []);
   const charts = await page.$$eval('.chart', (all) => all.filter((c) => !(c.getAttribute('role') === 'img' && c.getAttribute('aria-label'))).length);
   assert.equal(charts, 0);
+  // Text contrast (WCAG AA: 4.5:1, 3:1 for large text) against the background it sits on.
+  const lowContrast = await page.evaluate(() => {
+    const rgba = (c) => c.match(/[\d.]+/g).map(Number);
+    const luminance = (rgb) => {
+      const [r, g, b] = rgb.map((v) => {
+        const x = v / 255;
+        return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const backgroundOf = (e) => {
+      for (let n = e; n; n = n.parentElement) {
+        const c = rgba(getComputedStyle(n).backgroundColor);
+        if (c.length < 4 || c[3] > 0.5) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const found = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      const e = node.parentElement;
+      if (!node.textContent.trim() || !e || e.closest('[hidden], script, :disabled') || e.getClientRects().length === 0) continue;
+      const style = getComputedStyle(e);
+      const [hi, lo] = [luminance(rgba(style.color).slice(0, 3)), luminance(backgroundOf(e))].sort((a, b) => b - a);
+      const ratio = (hi + 0.05) / (lo + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) found.push(`${e.tagName}.${e.className} "${node.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}`);
+    }
+    return found;
+  });
+  assert.deepEqual(lowContrast, []);
   // From a fresh load, the keyboard reaches the skip link first (shown when focused), then Pause.
   await page.reload(); // (a goto of the same URL with a fragment would not load the page again)
   await until(() => window.__dashboard?.refreshes >= 1);

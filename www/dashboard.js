@@ -133,6 +133,21 @@ async function listKeys() {
 
 const ofFamily = (keys, family) => keys.filter((k) => k.family === family).map((k) => k.key);
 
+/** At most this many keys of a family get their own requests each refresh (the first by name). */
+const MAX_KEYS_SHOWN = 24;
+
+/** The first MAX_KEYS_SHOWN of `list`; the caption of `selector` says when there are more. */
+function capped(list, selector, max = MAX_KEYS_SHOWN) {
+  const caption = document.querySelector(`${selector} caption`) ?? document.querySelector(selector);
+  let note = caption.querySelector('.more');
+  if (!note) {
+    note = el('span', '', { class: 'more' });
+    caption.append(note);
+  }
+  note.textContent = list.length > max ? ` (the first ${max} of ${formatNumber(list.length)})` : '';
+  return list.slice(0, max);
+}
+
 /** The server's clock now (its last answer plus the time since), so ranges never use ours. */
 function serverNow() {
   return Math.round(state.nowMs + (performance.now() - state.nowAt));
@@ -166,6 +181,14 @@ async function overview({ tenant, now, keys }) {
     num(drift, `prefixes.${i}.applied_envelopes`),
     num(drift, `prefixes.${i}.missing_envelopes`, (v) => `${formatNumber(v)} (${formatPercent(p.missing_fraction)})`),
   ]));
+
+  fillRows('#drift-gaps', drift.json.gaps.slice(0, 10).map((g, i) => [
+    text(drift, `gaps.${i}.replica`, (r) => `${r.slice(0, 8)}…`),
+    el('td', formatNumber(g.to - g.from), { class: 'num' }),
+    el('td', g.to - g.from === 1 ? `${g.from}` : `${g.from}–${g.to - 1}`, { class: 'num' }),
+    el('td', formatAgo(now - g.opened_ms), { class: 'num' }),
+  ]), 'none: every envelope the senders made has arrived');
+  capped(drift.json.gaps, '#drift-gaps', 10);
 
   // Envelopes per second, from the tenant's count of applied envelopes (senders that went idle
   // past the ledger's expiry leave that count, so a drop is not a negative rate).
@@ -217,7 +240,7 @@ function push(series, t, v) {
 async function uniques({ now, keys }) {
   const seriesKeys = ofFamily(keys, 'unique_series');
   const key = fillSelect($('#unique-key'), seriesKeys);
-  const hlls = ofFamily(keys, 'hyperloglog');
+  const hlls = capped(ofFamily(keys, 'hyperloglog'), '#hll-keys');
   const hllAnswers = await Promise.all(hlls.map((k) => api.json('/v1/unique', { key: k })));
   fillRows('#hll-keys', hllAnswers.map((a) => [
     el('th', a.json.keys[0], { scope: 'row' }),
@@ -349,7 +372,7 @@ async function windows({ now, keys }) {
   const width = Number(document.querySelector('input[name="window"]:checked').value);
   $('#window-label').textContent = width === 60_000 ? 'last minute' : 'last hour';
   const range = { from: now - width, to: now + 1 };
-  const names = [...services.keys()].sort();
+  const names = capped([...services.keys()].sort(), '#services', PALETTE.length);
   const totals = await Promise.all(names.map(async (name) => {
     const s = services.get(name);
     const [requests, errors] = await Promise.all([
@@ -406,7 +429,7 @@ async function windows({ now, keys }) {
   const rx = rateSeries.find(Boolean)?.slice(skip).map((p) => p[0]) ?? [];
   charts.errors.setData([rx, ...rateSeries.map((s) => (s ? s.slice(skip).map((p) => p[1]) : rx.map(() => null)))]);
 
-  const otherAnswers = await Promise.all(others.map((key) => api.json('/v1/window', { key, ...range })));
+  const otherAnswers = await Promise.all(capped(others, '#other-windows').map((key) => api.json('/v1/window', { key, ...range })));
   fillRows('#other-windows', otherAnswers.map((a) => [
     el('th', a.json.key, { scope: 'row' }), num(a, 'range.stats.sum'), num(a, 'range.stats.count'),
   ]));
@@ -440,8 +463,16 @@ function ensureServiceCharts(names) {
 // Leaderboards, top-K, count-min
 
 async function rankings({ keys }) {
-  const boards = ofFamily(keys, 'leaderboard');
-  const tops = ofFamily(keys, 'top_k');
+  const allBoards = ofFamily(keys, 'leaderboard');
+  const allTops = ofFamily(keys, 'top_k');
+  const half = MAX_KEYS_SHOWN / 2;
+  const boards = allBoards.slice(0, half);
+  const tops = allTops.slice(0, half);
+  capped([], '#rankings-title'); // (makes the note; empty)
+  if (allTops.length > half || allBoards.length > half) {
+    $('#rankings-title .more').textContent =
+      ` (the first ${half} of ${allBoards.length} leaderboards and of ${allTops.length} top lists)`;
+  }
   const [boardAnswers, topAnswers] = await Promise.all([
     Promise.all(boards.map((key) => api.json('/v1/leaderboard', { key, start: 0, stop: 9 }))),
     Promise.all(tops.map((key) => api.json('/v1/topk', { key, k: 10 }))),
@@ -511,21 +542,23 @@ async function countMinLookup() {
 
 async function quantiles({ now, keys }) {
   const qkeys = ofFamily(keys, 'quantiles');
-  const answers = await Promise.all(qkeys.map((key) => api.json('/v1/quantiles', { key, q: QS })));
-  fillRows('#quantile-table', answers.map((a) => [
+  const listed = capped(qkeys, '#quantile-table');
+  const key = fillSelect($('#quantile-key'), qkeys);
+  const asked = key && !listed.includes(key) ? [...listed, key] : listed;
+  const answers = await Promise.all(asked.map((k) => api.json('/v1/quantiles', { key: k, q: QS })));
+  fillRows('#quantile-table', answers.slice(0, listed.length).map((a) => [
     el('th', a.json.key, { scope: 'row' }),
     num(a, 'count'),
     ...QS.map((_, i) => num(a, `quantiles.${i}.value`)),
     num(a, 'alpha'),
   ]));
-  const key = fillSelect($('#quantile-key'), qkeys);
   if (!key) return;
   if (quantileTrack.key !== key) {
     quantileTrack.prev?.free();
     Object.assign(quantileTrack, { key, prev: null, t: [], p50: [], p90: [], p99: [] });
   }
   const next = es.Quantiles.fromBytes(await api.bytes({ key }));
-  const alpha = answers[qkeys.indexOf(key)].json.alpha;
+  const alpha = answers[asked.indexOf(key)].json.alpha;
   const prev = quantileTrack.prev;
   // The first snapshot is the baseline; each later one adds a point for what arrived since.
   const values = prev ? intervalQuantiles(prev, next, QS, alpha) : null;
@@ -549,7 +582,8 @@ async function quantiles({ now, keys }) {
 // Counters
 
 async function counters({ keys }) {
-  const answers = await Promise.all(ofFamily(keys, 'counter').map((key) => api.json('/v1/counter', { key })));
+  const listed = capped(ofFamily(keys, 'counter'), '#counter-table');
+  const answers = await Promise.all(listed.map((key) => api.json('/v1/counter', { key })));
   fillRows('#counter-table', answers.map((a) => {
     const row = [el('th', a.json.key, { scope: 'row' }), num(a, 'value'), num(a, 'increments'), num(a, 'decrements')];
     row.key = a.json.key;
@@ -689,9 +723,9 @@ function num(source, field, format) {
   return cell;
 }
 
-function text(source, field) {
+function text(source, field, format = String) {
   const cell = el('td');
-  show(cell, source, field, String);
+  show(cell, source, field, format);
   return cell;
 }
 
@@ -700,8 +734,8 @@ function boundsCell(source, field) {
   return el('td', `${formatNumber(Math.round(e.lower))} – ${formatNumber(Math.round(e.upper))}`, { class: 'num bounds' });
 }
 
-/** Replaces a table's body rows (arrays of cells). */
-function fillRows(selector, rows) {
+/** Replaces a table's body rows (arrays of cells); `empty` is said when there are none. */
+function fillRows(selector, rows, empty = 'nothing yet') {
   const body = $(`${selector} tbody`);
   body.replaceChildren(...rows.map((cells) => {
     const tr = el('tr');
@@ -713,7 +747,7 @@ function fillRows(selector, rows) {
   if (rows.length === 0) {
     const columns = $(`${selector} thead tr`).children.length;
     body.append(el('tr'));
-    body.lastChild.append(el('td', 'nothing yet', { colspan: columns, class: 'hint' }));
+    body.lastChild.append(el('td', empty, { colspan: columns, class: 'hint' }));
   }
 }
 
