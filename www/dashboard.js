@@ -244,14 +244,23 @@ async function uniques({ now, keys }) {
   const hllAnswers = await Promise.all(hlls.map((k) => api.json('/v1/unique', { key: k })));
   fillRows('#hll-keys', hllAnswers.map((a) => [
     el('th', a.json.keys[0], { scope: 'row' }),
-    num(a, 'estimate.value', Math.round),
+    num(a, 'estimate.value', (v) => formatNumber(Math.round(v))),
     boundsCell(a, 'estimate'),
   ]));
   if (!key) {
     charts.uniques.setData([[], [], [], []]);
     return;
   }
-  const series = await api.json('/v1/unique/series', { key, from: now - 3_600_000, to: now + 1 });
+  const [series, minute, hour] = await Promise.all([
+    api.json('/v1/unique/series', { key, from: now - 3_600_000, to: now + 1 }),
+    api.json('/v1/unique', { key, from: now - 60_000, to: now + 1 }),
+    api.json('/v1/unique', { key, from: now - 3_600_000, to: now + 1 }),
+  ]);
+  for (const [id, answer] of [['minute', minute], ['hour', hour]]) {
+    show(document.getElementById(`unique-${id}`), answer, 'estimate.value', (v) => formatNumber(Math.round(v)));
+    const e = answer.json.estimate;
+    document.getElementById(`unique-${id}-bound`).textContent = e.exact ? '(exact)' : `± ${formatNumber(Math.round((e.upper - e.lower) / 2))}`;
+  }
   // Complete steps only (the open one would draw as a dip), from shortly before the first step
   // with data (a young series fills the chart).
   const points = sinceFirst(series.json.points.filter((p) => p.t + series.json.step_ms <= now), (p) => p.buckets > 0);
@@ -501,6 +510,7 @@ async function rankings({ keys }) {
     wrap.append(t);
     return wrap;
   }));
+  if (tables.length === 0) $('#rankings-tables').append(el('p', 'No leaderboards or top lists yet.', { class: 'hint' }));
   fillSelect($('#countmin-key'), ofFamily(keys, 'count_min'));
 }
 
