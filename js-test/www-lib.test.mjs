@@ -41,6 +41,39 @@ test('the percentiles of what arrived between two snapshots are those of the new
   }
 });
 
+/** Old values, then new ones into the same sketch; returns both snapshots and a sketch of the new ones alone. */
+function snapshots(oldValues, newValues, alpha) {
+  const sketch = new es.Quantiles({ alpha });
+  for (const v of oldValues) sketch.add(v);
+  const before = es.Quantiles.fromBytes(sketch.toBytes());
+  const fresh = new es.Quantiles({ alpha });
+  for (const v of newValues) {
+    sketch.add(v);
+    fresh.add(v);
+  }
+  return { before, after: sketch, fresh };
+}
+
+test('the answer is what a sketch of the new values alone would say', () => {
+  const cases = [
+    ['positive, few new', Array.from({ length: 5000 }, () => 1 + 500 * random()), Array.from({ length: 10 }, () => 1 + 100 * random())],
+    ['positive, many new', Array.from({ length: 2000 }, () => Math.exp(5 * random())), Array.from({ length: 5000 }, () => Math.exp(3 * random()))],
+    ['zero among the old', [0, ...Array.from({ length: 1000 }, () => 10 + 90 * random())], Array.from({ length: 200 }, () => 20 + 80 * random())],
+    ['negative and positive', Array.from({ length: 3000 }, () => 200 * random() - 100), Array.from({ length: 3000 }, () => 100 * random() - 80)],
+  ];
+  for (const alpha of [0.01, 0.05]) {
+    for (const [name, oldValues, newValues] of cases) {
+      const { before, after, fresh } = snapshots(oldValues, newValues, alpha);
+      const got = intervalQuantiles(before, after, QS, alpha);
+      const want = Array.from(fresh.quantiles(QS));
+      QS.forEach((q, i) => {
+        assert.ok(Math.abs(got[i] - want[i]) <= 1e-6 * Math.max(1, Math.abs(want[i])),
+          `${name}, alpha ${alpha}, q ${q}: ${got[i]} vs a sketch of the new values: ${want[i]}`);
+      });
+    }
+  }
+});
+
 test('interleaved old and new values: still the new ones', () => {
   const sketch = new es.Quantiles();
   for (let i = 0; i < 10_000; i++) sketch.add(1 + 1000 * random());

@@ -12,5 +12,5 @@ cargo build -p edgesketch-server
 rm -rf target/dashboard-artifacts
 EDGESKETCH_SERVER_BIN=target/debug/edgesketch-server EDGESKETCH_WWW=www PLAYWRIGHT_CORE=package.json \
   EDGESKETCH_ARTIFACTS=target/dashboard-artifacts \
-  node --test --test-concurrency=1 js-test/www-lib.test.mjs js-test/dashboard.test.mjs
+  node --test --test-concurrency=1 --test-timeout=600000 js-test/www-lib.test.mjs js-test/dashboard.test.mjs
 ls target/dashboard-artifacts

@@ -26,6 +26,9 @@ const state = {
   live: 'connecting',
   paused: false,
   busy: false,
+  /** `changed` events received from the server. */
+  events: 0,
+  needsToken: false,
   refreshes: 0,
   lastUpdated: 0,
   lastRefreshMs: 0,
@@ -46,12 +49,19 @@ const quantileTrack = { key: null, prev: null, t: [], p50: [], p90: [], p99: [] 
 // Refreshing
 
 let refreshing = false;
+/** A change was announced while a refresh ran: one more follows it. */
+let dirty = false;
 let pending = null;
 let lastStart = 0;
 
 /** Asks for a refresh soon (coalesced; at most one per MIN_REFRESH_MS). */
 function scheduleRefresh() {
-  if (state.paused || pending) return;
+  if (state.paused || document.hidden || state.needsToken) return;
+  if (refreshing) {
+    dirty = true;
+    return;
+  }
+  if (pending) return;
   const wait = Math.max(0, lastStart + MIN_REFRESH_MS - performance.now());
   pending = setTimeout(() => {
     pending = null;
@@ -61,7 +71,7 @@ function scheduleRefresh() {
 
 async function refresh() {
   if (refreshing) {
-    scheduleRefresh();
+    dirty = true;
     return;
   }
   refreshing = true;
@@ -89,16 +99,22 @@ async function refresh() {
     showLastUpdated();
     state.edge?.client.addQuantile('dashboard:refresh_ms', state.lastRefreshMs);
     hideFatal();
+    // A failed refresh said "unreachable"; the stream may have stayed open all along.
+    if (source?.readyState === EventSource.OPEN && state.live !== 'live') setLive('live');
   } catch (e) {
     if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
       askForToken(e.message);
     } else {
       fatal(`Cannot refresh: ${e.message}`);
     }
-    if (e instanceof ApiError && e.status === 0) setLive('offline');
+    if (e instanceof ApiError && e.status === 0 && !state.paused && !document.hidden) setLive('offline');
   } finally {
     refreshing = false;
     state.busy = false;
+    if (dirty) {
+      dirty = false;
+      scheduleRefresh();
+    }
   }
 }
 
@@ -108,12 +124,10 @@ async function panel(id, update) {
   const alert = section.querySelector(':scope > .error');
   try {
     await update();
-    alert.hidden = true;
-    alert.textContent = '';
+    setAlert(alert, '');
     section.dataset.state = 'ready';
   } catch (e) {
-    alert.hidden = false;
-    alert.textContent = e.message;
+    setAlert(alert, e.message);
     section.dataset.state = 'error';
     console.warn(`panel ${id}:`, e);
   }
@@ -148,8 +162,15 @@ function capped(list, selector, max = MAX_KEYS_SHOWN) {
   return list.slice(0, max);
 }
 
+/**
+ * The buckets of the last `width` ms: those starting in (now − width, now], as `from`/`to`
+ * (buckets starting in [from, to)) fixed in the request, so it asks the same thing later too.
+ */
+const lastMs = (now, width) => ({ from: now - width + 1, to: now + 1 });
+
 /** The server's clock now (its last answer plus the time since), so ranges never use ours. */
 function serverNow() {
+  if (!state.nowMs) return Date.now(); // (before the server's first answer)
   return Math.round(state.nowMs + (performance.now() - state.nowAt));
 }
 
@@ -253,8 +274,8 @@ async function uniques({ now, keys }) {
   }
   const [series, minute, hour] = await Promise.all([
     api.json('/v1/unique/series', { key, from: now - 3_600_000, to: now + 1 }),
-    api.json('/v1/unique', { key, from: now - 60_000, to: now + 1 }),
-    api.json('/v1/unique', { key, from: now - 3_600_000, to: now + 1 }),
+    api.json('/v1/unique', { key, ...lastMs(now, 60_000) }),
+    api.json('/v1/unique', { key, ...lastMs(now, 3_600_000) }),
   ]);
   for (const [id, answer] of [['minute', minute], ['hour', hour]]) {
     show(document.getElementById(`unique-${id}`), answer, 'estimate.value', (v) => formatNumber(Math.round(v)));
@@ -274,11 +295,15 @@ async function uniques({ now, keys }) {
   charts.uniques.root.dataset.points = String(points.length);
 }
 
+let mergeSeq = 0;
+
 /**
- * The distinct count of `key` over [from, to), merged twice: here, from the raw bucket sketches
- * (the whole series, fetched as bytes and merged by the package), and by the server.
+ * The distinct count of `key` over the buckets starting in [from, to), merged twice: here, from
+ * the raw bucket sketches (the whole series, fetched as bytes and merged by the package), and by
+ * the server. A newer merge started meanwhile wins.
  */
 async function mergeRange(key, from, to) {
+  const seq = ++mergeSeq;
   const verdict = $('#range-verdict');
   verdict.textContent = 'merging…';
   delete verdict.dataset.match;
@@ -295,7 +320,11 @@ async function mergeRange(key, from, to) {
     try {
       const merged = sketch.merged(from, to);
       try {
-        browser = { estimate: merged.estimate(), buckets: sketch.unique(from, to).buckets, bytes: bytes.length };
+        const covered = sketch.unique(from, to);
+        browser = {
+          estimate: merged.estimate(), buckets: covered.buckets, bytes: bytes.length,
+          fromMs: covered.fromMs, toMs: covered.toMs,
+        };
       } finally {
         merged.free();
       }
@@ -304,7 +333,9 @@ async function mergeRange(key, from, to) {
     }
     if (sameEstimate(browser.estimate, server.json.estimate)) break;
   }
-  const label = `${new Date(from).toLocaleString()} – ${new Date(to).toLocaleString()}`;
+  if (seq !== mergeSeq) return;
+  // The buckets merged, which may reach past the range typed (whole buckets only).
+  const label = `${new Date(browser.fromMs).toLocaleString()} – ${new Date(browser.toMs).toLocaleString()}`;
   $('#range-label').textContent = `${key}, ${label}`;
   const browserRow = $('#range-browser');
   const cells = (row) => Object.fromEntries([...row.querySelectorAll('[data-field]')].map((c) => [c.dataset.field, c]));
@@ -344,16 +375,14 @@ function mergeFromInputs() {
   const key = $('#unique-key').value;
   const from = fromLocalInput($('#range-from').value);
   const to = fromLocalInput($('#range-to').value);
-  const alert = $('#uniques > .error');
+  const alert = $('#range-error');
   if (!key || !Number.isFinite(from) || !Number.isFinite(to) || to <= from) {
-    alert.hidden = false;
-    alert.textContent = key ? 'Pick a range whose end is after its start.' : 'No unique series to merge yet.';
+    setAlert(alert, key ? 'Pick a range whose end is after its start.' : 'No unique series to merge yet.');
     return;
   }
-  alert.hidden = true;
+  setAlert(alert, '');
   mergeRange(key, from, to).catch((e) => {
-    alert.hidden = false;
-    alert.textContent = `Merging the range failed: ${e.message}`;
+    setAlert(alert, `Merging the range failed: ${e.message}`);
     $('#range-verdict').textContent = '';
   });
 }
@@ -380,7 +409,7 @@ async function windows({ now, keys }) {
   }
   const width = Number(document.querySelector('input[name="window"]:checked').value);
   $('#window-label').textContent = width === 60_000 ? 'last minute' : 'last hour';
-  const range = { from: now - width, to: now + 1 };
+  const range = lastMs(now, width);
   const names = capped([...services.keys()].sort(), '#services', PALETTE.length);
   const totals = await Promise.all(names.map(async (name) => {
     const s = services.get(name);
@@ -571,7 +600,13 @@ async function quantiles({ now, keys }) {
   const alpha = answers[asked.indexOf(key)].json.alpha;
   const prev = quantileTrack.prev;
   // The first snapshot is the baseline; each later one adds a point for what arrived since.
-  const values = prev ? intervalQuantiles(prev, next, QS, alpha) : null;
+  let values;
+  try {
+    values = prev ? intervalQuantiles(prev, next, QS, alpha) : null;
+  } catch (e) {
+    next.free();
+    throw e;
+  }
   if (values) {
     quantileTrack.t.push(now / 1000);
     quantileTrack.p50.push(values[0]);
@@ -641,7 +676,7 @@ function setEdge(on) {
     client.close().then(() => {
       lastEdgeStats = { recorded, ...client.stats() };
       showEdgeStats();
-    }, (e) => console.warn('closing the edge client:', e));
+    }, (e) => console.warn('closing the edge client:', e)).finally(() => client.recorder.free());
   }
   $('#edge-poke').disabled = !on;
   showEdgeStats();
@@ -684,14 +719,17 @@ function setLive(value) {
 }
 
 function connectLive() {
-  if (source || state.paused || document.hidden) return;
+  if (source || state.paused || document.hidden || state.needsToken) return;
   setLive('connecting');
   source = new EventSource(api.eventsUrl());
   source.addEventListener('open', () => {
     setLive('live');
     scheduleRefresh();
   });
-  source.addEventListener('changed', scheduleRefresh);
+  source.addEventListener('changed', () => {
+    state.events += 1;
+    scheduleRefresh();
+  });
   source.addEventListener('lagged', scheduleRefresh);
   source.addEventListener('error', () => {
     if (source?.readyState === EventSource.CLOSED) {
@@ -733,7 +771,10 @@ function num(source, field, format) {
   return cell;
 }
 
-function text(source, field, format = String) {
+/** Text of a member or item: a string, or `{ hex }` for bytes that are not UTF-8. */
+const itemText = (v) => (typeof v === 'object' && v !== null && 'hex' in v ? `0x${v.hex}` : String(v));
+
+function text(source, field, format = itemText) {
   const cell = el('td');
   show(cell, source, field, format);
   return cell;
@@ -790,6 +831,12 @@ function fillSelect(select, keys) {
   return select.value || null;
 }
 
+/** Shows (or hides, for '') an alert; unchanged text is not set again, so not announced again. */
+function setAlert(alert, message) {
+  alert.hidden = message === '';
+  if (alert.textContent !== message) alert.textContent = message;
+}
+
 function fatal(message) {
   const box = $('#fatal');
   box.hidden = false;
@@ -801,10 +848,12 @@ function hideFatal() {
 }
 
 function askForToken(message) {
+  state.needsToken = true;
   disconnectLive('offline');
   const form = $('#connect');
   form.hidden = false;
   $('#connect-tenant').value = api.tenant;
+  $(api.tenant ? '#connect-token' : '#connect-tenant').focus();
   fatal(`The server refused this dashboard: ${message}`);
 }
 
@@ -816,8 +865,8 @@ function start() {
   charts.uniques = timeChart($('#chart-uniques'), {
     series: [
       { label: 'distinct' },
-      { label: 'lower (95%)', stroke: '#60a5fa', width: 1, dash: [] },
-      { label: 'upper (95%)', stroke: '#60a5fa', width: 1, dash: [] },
+      { label: 'lower (95%)', stroke: '#2563eb', width: 1, dash: [3, 3] },
+      { label: 'upper (95%)', stroke: '#2563eb', width: 1, dash: [3, 3] },
     ],
     bands: [{ series: [3, 2], fill: 'rgba(29, 78, 216, 0.15)' }],
     yLabel: 'distinct',
@@ -858,7 +907,6 @@ function start() {
     state.paused = !state.paused;
     const button = $('#pause');
     button.setAttribute('aria-pressed', String(state.paused));
-    button.textContent = state.paused ? 'Resume' : 'Pause';
     if (state.paused) {
       disconnectLive('paused');
     } else {

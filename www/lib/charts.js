@@ -14,6 +14,7 @@ const stepped = uPlot.paths.stepped({ align: 1 });
  */
 export function timeChart(container, { series, yLabel, points = false, onSelect, bands = [] }) {
   const width = () => Math.max(240, container.clientWidth);
+  const baseLabel = container.getAttribute('aria-label') ?? 'chart';
   const opts = {
     width: width(),
     height: 200,
@@ -41,6 +42,8 @@ export function timeChart(container, { series, yLabel, points = false, onSelect,
     ],
     bands,
     hooks: {
+      // Screen readers get the latest values in the chart's label (the canvas says nothing).
+      setData: [(u) => container.setAttribute('aria-label', describe(u, baseLabel))],
       setSelect: onSelect ? [(u) => {
         if (u.select.width < 2) return;
         const from = u.posToVal(u.select.left, 'x');
@@ -56,6 +59,21 @@ export function timeChart(container, { series, yLabel, points = false, onSelect,
     if (Math.abs(chart.width - width()) > 4) chart.setSize({ width: width(), height: 200 });
   }).observe(container);
   return chart;
+}
+
+/** "<label>; at 3:41:05 PM: a 12, b 3" from the last point where any series has a value. */
+function describe(u, label) {
+  const xs = u.data[0];
+  for (let i = xs.length - 1; i >= 0; i--) {
+    const values = u.series.slice(1)
+      .map((s, k) => [s.label, u.data[k + 1][i]])
+      .filter(([, v]) => v !== null && v !== undefined);
+    if (values.length) {
+      const at = new Date(xs[i] * 1000).toLocaleTimeString();
+      return `${label}; at ${at}: ${values.map(([name, v]) => `${name} ${defaultFormat(v)}`).join(', ')}`;
+    }
+  }
+  return `${label}; no data yet`;
 }
 
 function defaultFormat(v) {
