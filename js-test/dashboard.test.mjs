@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -84,7 +84,7 @@ before(async () => {
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   await page.goto(dashboardUrl);
@@ -234,6 +234,20 @@ test('every number on the page equals the JSON API; a lost envelope shows as dri
   const lost = new es.EnvelopeReader(envelopes[1]).sequence;
   assert.deepEqual(gaps[0].slice(0, 3), [`${sender.replica.slice(0, 8)}…`, '1', String(lost)]);
   assert.equal(await page.textContent('#drift-missing'), '1');
+
+  // One key's details: the server's summary, and its bytes for Redis as the API exports them.
+  await page.click('#overview details summary');
+  await page.click('#keys button[data-key="visitors:all"]');
+  await until(() => document.querySelector('#key-summary').textContent.startsWith('{'));
+  const summary = await page.textContent('#key-summary');
+  assert.equal(summary, JSON.stringify(await apiJson('/v1/sketch?key=visitors%3Aall&tenant=demo'), null, 2));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-redis')]);
+  assert.equal(download.suggestedFilename(), 'visitors_all.redis');
+  const saved = readFileSync(await download.path());
+  const raw = await fetch(`${base}/v1/raw?key=visitors:all&format=redis`, { headers: { authorization: `Bearer ${token}` } });
+  assert.ok(Buffer.from(await raw.arrayBuffer()).equals(saved), 'the downloaded bytes are the Redis string /v1/raw exports');
+  assert.equal(saved.subarray(0, 4).toString(), 'HYLL');
+  await page.click('#key-close');
 
   // The families table counts the keys the API lists.
   const keys = (await apiJson('/v1/keys?limit=1000')).keys;

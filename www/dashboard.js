@@ -235,7 +235,12 @@ async function overview({ tenant, now, keys }) {
     return row;
   }));
   fillRows('#keys', keys.slice(0, 500).map((k) => [
-    el('td', k.key), el('td', k.family), el('td', formatBytes(k.bytes), { class: 'num' }),
+    (() => {
+      const cell = el('td');
+      cell.append(el('button', k.key, { type: 'button', class: 'link', 'data-key': k.key, 'data-family': k.family }));
+      return cell;
+    })(),
+    el('td', k.family), el('td', formatBytes(k.bytes), { class: 'num' }),
     el('td', formatAgo(now - k.updated_ms), { class: 'num' }),
   ]));
 }
@@ -252,6 +257,45 @@ function push(series, t, v) {
   if (series.t.length > HISTORY) {
     series.t.shift();
     series.v.shift();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One key: its summary, and its bytes to download
+
+async function showKey(key, family) {
+  const dialog = $('#key-details');
+  const alert = dialog.querySelector('.error');
+  $('#key-details-title').textContent = `${key} (${family})`;
+  $('#key-summary').textContent = 'loading…';
+  $('#download-redis').hidden = family !== 'hyperloglog';
+  dialog.dataset.key = key;
+  setAlert(alert, '');
+  if (!dialog.open) dialog.showModal();
+  try {
+    const summary = await api.json('/v1/sketch', { key });
+    if (dialog.dataset.key !== key) return;
+    $('#key-summary').textContent = JSON.stringify(summary.json, null, 2);
+    $('#key-summary').dataset.api = summary.path;
+  } catch (e) {
+    setAlert(alert, e.message);
+  }
+}
+
+/** Saves the key's bytes from /v1/raw (a fetch with the token, then a file for the browser). */
+async function downloadKey(format) {
+  const dialog = $('#key-details');
+  const key = dialog.dataset.key;
+  try {
+    const bytes = await api.bytes(format === 'redis' ? { key, format } : { key });
+    const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+    const link = el('a', '', { href: url, download: `${key.replace(/[^A-Za-z0-9._-]+/g, '_')}.${format === 'redis' ? 'redis' : 'sketch'}` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    setAlert(dialog.querySelector('.error'), `Download failed: ${e.message}`);
   }
 }
 
@@ -901,6 +945,13 @@ function start() {
     countMinLookup();
   });
   $('#edge-switch').addEventListener('change', (e) => setEdge(e.target.checked));
+  $('#keys tbody').addEventListener('click', (e) => {
+    const button = e.target.closest('button[data-key]');
+    if (button) showKey(button.dataset.key, button.dataset.family);
+  });
+  $('#key-close').addEventListener('click', () => $('#key-details').close());
+  $('#download-sketch').addEventListener('click', () => downloadKey('sketch'));
+  $('#download-redis').addEventListener('click', () => downloadKey('redis'));
   $('#edge-poke').addEventListener('click', () => { /* recorded by the document listener */ });
   $('#edge-poke').disabled = true;
   $('#pause').addEventListener('click', () => {
