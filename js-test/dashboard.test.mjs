@@ -266,14 +266,25 @@ test('a range merged in the browser (WASM) equals the server merge of the same r
   assert.equal(lastTen.match, true, JSON.stringify(lastTen));
   assert.ok(lastTen.browser.value > 100, `a real count: ${lastTen.browser.value}`);
 
-  // A drag across the chart picks another range.
+  // A drag across the chart, over the second half of its points, picks another range.
   await page.locator('#uniques').scrollIntoViewIfNeeded();
   const over = await page.locator('#chart-uniques .u-over').boundingBox();
-  await page.mouse.move(over.x + over.width * 0.55, over.y + over.height / 2);
+  const span = await page.evaluate(() => {
+    const u = window.__dashboard.charts.uniques;
+    const xs = u.data[0];
+    return { points: xs.length, from: u.valToPos(xs[Math.floor(xs.length / 2)], 'x'), to: u.valToPos(xs[xs.length - 1], 'x') };
+  });
+  assert.ok(span.points >= 2 && span.to - span.from > 10, JSON.stringify(span));
+  await page.mouse.move(over.x + span.from, over.y + over.height / 2);
   await page.mouse.down();
-  await page.mouse.move(over.x + over.width * 0.99, over.y + over.height / 2, { steps: 8 });
+  await page.mouse.move(over.x + span.to, over.y + over.height / 2, { steps: 8 });
   await page.mouse.up();
-  await until((prev) => window.__dashboard.range && window.__dashboard.range.from !== prev, lastTen.from);
+  const why = async () => JSON.stringify(await page.evaluate(() => ({
+    range: window.__dashboard.range, error: document.querySelector('#range-error').textContent,
+    from: document.querySelector('#range-from').value, to: document.querySelector('#range-to').value,
+  })));
+  await until((prev) => window.__dashboard.range && window.__dashboard.range.from !== prev, lastTen.from)
+    .catch(async (e) => assert.fail(`no new range after the drag: ${await why()} (${e.message})`));
   await until(() => document.querySelector('#range-verdict').dataset.match !== undefined);
   const dragged = await page.evaluate(() => window.__dashboard.range);
   assert.equal(dragged.match, true, JSON.stringify(dragged));
