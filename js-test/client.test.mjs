@@ -107,6 +107,16 @@ test('413 splits the envelope into halves under fresh sequence numbers', async (
   assert.equal(new Set(sequences).size, sequences.length, 'fresh sequence per part');
   assert.ok(sequences.every((q) => q > 1), 'none reuses the refused envelope\'s sequence');
   for (const e of accepted) assert.equal(e.open(e.entries()[0].key).count(), 40);
+  // Each part names the refused envelope(s) it stands in for: every sequence that was refused,
+  // and only those, is settled by some accepted part.
+  const refused = s.bodies.filter((b) => b.body.length > 300).map((b) => new EnvelopeReader(b.body).sequence);
+  const named = s.bodies.filter((b) => b.body.length <= 300)
+    .flatMap((b) => new URL(b.url, 'http://x').searchParams.getAll('supersedes').map(Number));
+  assert.deepEqual([...new Set(named)].sort((a, b) => a - b), [...refused].sort((a, b) => a - b));
+  for (const b of s.bodies) {
+    const own = new EnvelopeReader(b.body).sequence;
+    for (const q of new URL(b.url, 'http://x').searchParams.getAll('supersedes')) assert.ok(Number(q) < own);
+  }
   s.close();
 });
 

@@ -7,8 +7,9 @@
 //   `flush()`. In Workers no timer ever runs: call `ctx.waitUntil(client.flush())` per request.
 // - A failed send is retried with the same bytes (the receiver's exactly-once rule makes that
 //   safe): network errors, 408, 429 and 5xx, with exponential backoff and jitter, honouring
-//   Retry-After. A 413 splits the envelope in two (fresh sequence numbers); other 4xx answers are
-//   permanent and the envelope is dropped, counted in `stats().rejected`.
+//   Retry-After. A 413 splits the envelope in two (fresh sequence numbers, each sent with
+//   `?supersedes=<the refused sequence>` so the server settles it instead of reporting it lost);
+//   other 4xx answers are permanent and the envelope is dropped, counted in `stats().rejected`.
 // - Envelopes wait in a bounded queue; when it is full the oldest is dropped and counted.
 // - Browsers: a flush interval, `sendBeacon` on `pagehide`, and no sending while offline.
 
@@ -89,8 +90,18 @@ export function createClientWith(wasm, options) {
   const headers = { 'content-type': 'application/octet-stream' };
   if (o.token) headers.authorization = `Bearer ${o.token}`;
 
+  // An item: the envelope's bytes, and the sequences of refused envelopes it is a part of.
+  const queued = (bytes, supersedes = []) => ({ bytes, supersedes, attempts: 0, sendingSince: 0 });
+
+  /** The endpoint for an item: `?supersedes=` names the split envelope(s) it stands in for. */
+  function urlFor(base, entry) {
+    if (entry.supersedes.length === 0) return base;
+    const query = entry.supersedes.map((q) => `supersedes=${q}`).join('&');
+    return `${base}${base.includes('?') ? '&' : '?'}${query}`;
+  }
+
   function enqueue(bytes) {
-    queue.push({ bytes, attempts: 0, sendingSince: 0 });
+    queue.push(queued(bytes));
     stats.envelopes++;
     while (queue.length > o.queueLimit) {
       queue.shift();
@@ -107,7 +118,7 @@ export function createClientWith(wasm, options) {
   async function send(item) {
     let response;
     try {
-      response = await doFetch(o.endpoint, { method: 'POST', body: item.bytes, headers, keepalive: browser && item.bytes.length < 60_000 });
+      response = await doFetch(urlFor(o.endpoint, item), { method: 'POST', body: item.bytes, headers, keepalive: browser && item.bytes.length < 60_000 });
     } catch (error) {
       return { retry: true, error };
     }
@@ -139,7 +150,12 @@ export function createClientWith(wasm, options) {
         const halves = recorder.split(item.bytes);
         if (halves) {
           stats.split++;
-          queue.splice(at, 0, ...halves.map((bytes) => ({ bytes, attempts: 0, sendingSince: 0 })));
+          // The halves carry fresh sequences; they tell the server which one they replace, so
+          // its drift report does not count the refused envelope as lost.
+          const reader = new wasm.EnvelopeReader(item.bytes);
+          const supersedes = [...item.supersedes, reader.sequence];
+          reader.free();
+          queue.splice(at, 0, ...halves.map((bytes) => queued(bytes, supersedes)));
         } else {
           stats.tooLarge++;
           stats.lastError = new Error('an envelope with a single entry is over the server\'s size limit');
@@ -199,7 +215,7 @@ export function createClientWith(wasm, options) {
     // (which beacons cannot make); the merge server takes text/plain bodies as envelopes.
     const url = o.token ? `${o.endpoint}${o.endpoint.includes('?') ? '&' : '?'}token=${encodeURIComponent(o.token)}` : o.endpoint;
     while (queue.length > 0) {
-      if (!beacon(url, new Blob([queue[0].bytes], { type: 'text/plain' }))) return false;
+      if (!beacon(urlFor(url, queue[0]), new Blob([queue[0].bytes], { type: 'text/plain' }))) return false;
       queue.shift();
       stats.sent++;
     }

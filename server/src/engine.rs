@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use edgesketch::ledger::Gap;
 use edgesketch::snapshot::EntryMerge;
 use edgesketch::{
-    Admit, Error as CoreError, Family, Ledger, LedgerConfig, ReplicaId, SeriesConfig, Sketch,
-    Snapshot, UniqueSeries, WindowCounter,
+    Admit, EnvelopeId, Error as CoreError, Family, Ledger, LedgerConfig, ReplicaId, SeriesConfig,
+    Sketch, Snapshot, UniqueSeries, WindowCounter,
 };
 use serde::Serialize;
 use tokio::sync::{broadcast, oneshot};
@@ -130,6 +130,9 @@ pub struct IngestReport {
     pub entries: usize,
     /// Entries merged.
     pub merged: usize,
+    /// Earlier sequences (`?supersedes=`) recorded as settled by this envelope.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub settled: usize,
     /// Entries (or series buckets) refused; the rest of the envelope was applied.
     pub rejected: Vec<EntryRejection>,
 }
@@ -275,6 +278,8 @@ enum Job {
         snapshot: Snapshot,
         /// The envelope's size in bytes.
         size: usize,
+        /// Earlier sequences of the sender this envelope is a part of (a refused envelope, split).
+        supersedes: Vec<u64>,
         reply: oneshot::Sender<Result<IngestReport, ApiError>>,
     },
     Maintain {
@@ -382,12 +387,14 @@ impl Engine {
         tenant: Tenant,
         snapshot: Snapshot,
         size: usize,
+        supersedes: Vec<u64>,
     ) -> Result<IngestReport, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Ingest {
             tenant,
             snapshot,
             size,
+            supersedes,
             reply,
         })?;
         answer.await.unwrap_or_else(|_| {
@@ -606,6 +613,10 @@ struct Batch {
     growth: HashMap<Arc<str>, u64>,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 fn writer_loop(shared: &Shared, rx: &Receiver<Job>) {
     let mut cursor: Option<(String, String)> = None;
     while let Ok(first) = rx.recv() {
@@ -639,6 +650,7 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
                 tenant,
                 snapshot,
                 size,
+                supersedes,
                 reply,
             } => {
                 envelopes += 1;
@@ -649,6 +661,7 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
                     &tenant,
                     &snapshot,
                     size,
+                    &supersedes,
                     now,
                 );
                 replies.push((reply, result));
@@ -813,6 +826,7 @@ fn current(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one envelope's context; a struct would only rename them
 fn apply(
     shared: &Shared,
     tenants: &mut HashMap<Arc<str>, TenantState>,
@@ -820,6 +834,7 @@ fn apply(
     tenant: &Tenant,
     snapshot: &Snapshot,
     size: usize,
+    supersedes: &[u64],
     now: i64,
 ) -> Result<IngestReport, ApiError> {
     let name = &tenant.name;
@@ -841,6 +856,7 @@ fn apply(
         sequence: id.sequence,
         entries: snapshot.len(),
         merged: 0,
+        settled: 0,
         rejected: Vec::new(),
     };
     let admission = match ledger.admit(id, snapshot.created_ms, now) {
@@ -955,6 +971,18 @@ fn apply(
         ));
     }
     admission.commit();
+    // The refused envelope this one is a part of: settled, so not reported as lost. One its
+    // other part settled already is a duplicate here, and so is one applied whole before.
+    for &sequence in supersedes {
+        let part_of = EnvelopeId {
+            replica: id.replica,
+            sequence,
+        };
+        if let Ok(Admit::New(settle)) = ledger.admit(part_of, snapshot.created_ms, now) {
+            settle.commit();
+            report.settled += 1;
+        }
+    }
     usage.keys += new_keys;
     batch.growth.insert(name.clone(), growth);
     report.merged = staged.len();

@@ -1142,3 +1142,93 @@ async fn series_roll_up_in_the_background_exactly_once() {
     assert_eq!(answer["rejected"][0]["code"], "reserved_key", "{answer}");
     assert_eq!(answer["merged"], 1);
 }
+
+/// A refused (413) envelope split in two under fresh sequences: sent with `?supersedes=` its
+/// sequence is settled, so the drift report does not count it as lost; without the marker it
+/// does. Both halves apply once; a marker at or after the envelope's own sequence is refused.
+#[tokio::test]
+async fn the_parts_of_a_split_envelope_settle_its_sequence() {
+    for marked in [false, true] {
+        let s = server(|_| {});
+        let app = &s.app;
+        let mut sender = edgesketch::Recorder::with_replica(ReplicaId([7; 16]));
+        sender.counter("split:a").unwrap().increment(2);
+        sender.counter("split:b").unwrap().increment(3);
+        let whole = sender.envelope(NOW).unwrap().unwrap();
+        let (first, second) = sender.split(&whole.bytes).unwrap().unwrap();
+        sender.counter("split:a").unwrap().increment(1);
+        let next = sender.envelope(NOW).unwrap().unwrap();
+        let parent = whole.id.sequence;
+        assert!(first.id.sequence > parent && second.id.sequence > parent);
+        let uri = if marked {
+            format!("/v1/ingest?supersedes={parent}")
+        } else {
+            "/v1/ingest".to_string()
+        };
+        for (part, settles) in [(&first, 1), (&second, 0)] {
+            let answer = call(app, post(&uri, Some(ACME), part.bytes.clone())).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
+            let json = answer.json();
+            assert_eq!(json["outcome"], "applied");
+            // The second part finds the sequence settled by the first.
+            assert_eq!(
+                json["settled"].as_u64().unwrap_or(0),
+                if marked { settles } else { 0 }
+            );
+        }
+        // Resent (a lost answer): a duplicate, settling nothing more.
+        let again = call(app, post(&uri, Some(ACME), first.bytes.clone()))
+            .await
+            .json();
+        assert_eq!(again["outcome"], "duplicate");
+        assert_eq!(ingest(app, ACME, &next.bytes).await.status, StatusCode::OK);
+        for (key, value) in [("split:a", 3), ("split:b", 3)] {
+            let answer = call(app, get(&format!("/v1/counter?key={key}"), Some(ACME))).await;
+            assert_eq!(answer.json()["value"], value, "{key}");
+        }
+        s.set_now(NOW + 120_000);
+        let drift = call(app, get("/v1/drift", Some(ACME))).await.json();
+        assert_eq!(
+            drift["missing_envelopes"],
+            if marked { 0 } else { 1 },
+            "{drift}"
+        );
+        if !marked {
+            assert_eq!(drift["gaps"][0]["from"], parent);
+        }
+    }
+
+    // A part may only stand in for earlier sequences of its sender, and numbers only.
+    let s = server(|_| {});
+    let app = &s.app;
+    let before = state_of(&s.app, ACME).await;
+    for (query, sequence) in [
+        ("supersedes=5", 5),
+        ("supersedes=6", 5),
+        ("supersedes=x", 5),
+    ] {
+        let answer = call(
+            app,
+            post(
+                &format!("/v1/ingest?{query}"),
+                Some(ACME),
+                counters(1, sequence, &["c"]),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.code(), "invalid_parameter", "{query}");
+    }
+    let many: Vec<String> = (0..65).map(|i| format!("supersedes={i}")).collect();
+    let answer = call(
+        app,
+        post(
+            &format!("/v1/ingest?{}", many.join("&")),
+            Some(ACME),
+            counters(1, 100, &["c"]),
+        ),
+    )
+    .await;
+    assert_eq!(answer.code(), "invalid_parameter");
+    assert_eq!(state_of(&s.app, ACME).await, before, "nothing changed");
+}

@@ -347,7 +347,8 @@ impl Recorder {
     /// Splits an envelope this recorder made (that a receiver refused as too large) into two,
     /// each with about half of its entries, under fresh sequence numbers: the receiver's
     /// exactly-once rule keys on (replica, sequence), so the halves must not reuse the original's.
-    /// The original's sequence is then never delivered (a receiver reports it as a gap).
+    /// The original's sequence is then never delivered: tell the receiver the halves stand in for
+    /// it (the merge server's `?supersedes=`), or it reports that sequence as a gap.
     /// `None` when the envelope holds a single entry and cannot be split.
     pub fn split(&mut self, bytes: &[u8]) -> Result<Option<(Envelope, Envelope)>> {
         let snapshot = Snapshot::decode(bytes)?;

@@ -42,7 +42,8 @@ async fn accept(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<IngestReport, ApiError> {
-    let params = Params::parse(query, &[])?;
+    let params = Params::parse(query, &["supersedes"])?;
+    let supersedes = superseded_sequences(&params)?;
     let principal = state.auth().authorize(
         headers,
         params.get("token")?,
@@ -113,10 +114,50 @@ async fn accept(
     let snapshot = tokio::task::spawn_blocking(move || decode(&envelope, max_entries, max_key))
         .await
         .map_err(|e| ApiError::internal("decoding task", e))??;
+    let own = snapshot.id().sequence;
+    if let Some(&bad) = supersedes.iter().find(|&&s| s >= own) {
+        // Settling a sequence at or after this one would make a later envelope a "duplicate".
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!(
+                "supersedes={bad}: an envelope can only stand in for earlier sequences of its sender (this one is {own})"
+            ),
+        ));
+    }
     state
         .engine()
-        .ingest(principal.tenant, snapshot, size)
+        .ingest(principal.tenant, snapshot, size, supersedes)
         .await
+}
+
+/// The most `supersedes` values one request may carry (a split of a split of … stays far below).
+const MAX_SUPERSEDED: usize = 64;
+
+/// `?supersedes=<sequence>` (repeatable): this envelope is a part of a refused (413) envelope of
+/// the same sender that was split; the server records those sequences as settled, so the drift
+/// report does not count them as lost.
+fn superseded_sequences(params: &Params) -> Result<Vec<u64>, ApiError> {
+    let values = params.all("supersedes");
+    if values.len() > MAX_SUPERSEDED {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!(
+                "at most {MAX_SUPERSEDED} supersedes values, got {}",
+                values.len()
+            ),
+        ));
+    }
+    values
+        .into_iter()
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("query parameter supersedes={v:?}: expected a sequence number"),
+                )
+            })
+        })
+        .collect()
 }
 
 fn body_too_large(max: usize) -> ApiError {
