@@ -93,12 +93,15 @@ export function createClientWith(wasm, options) {
   // An item: the envelope's bytes, and the sequences of refused envelopes it is a part of.
   const queued = (bytes, supersedes = []) => ({ bytes, supersedes, attempts: 0, sendingSince: 0 });
 
-  /** The endpoint for an item: `?supersedes=` names the split envelope(s) it stands in for. */
-  function urlFor(base, entry) {
-    if (entry.supersedes.length === 0) return base;
-    const query = entry.supersedes.map((q) => `supersedes=${q}`).join('&');
+  /** `base` with `name=value` pairs added to its query string. */
+  function withQuery(base, pairs) {
+    if (pairs.length === 0) return base;
+    const query = pairs.map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join('&');
     return `${base}${base.includes('?') ? '&' : '?'}${query}`;
   }
+
+  /** The endpoint for an item: `?supersedes=` names the split envelope(s) it stands in for. */
+  const urlFor = (base, entry) => withQuery(base, entry.supersedes.map((q) => ['supersedes', q]));
 
   function enqueue(bytes) {
     queue.push(queued(bytes));
@@ -213,7 +216,7 @@ export function createClientWith(wasm, options) {
     // Beacons cannot carry headers: the token rides in the query string. The body is typed
     // text/plain, a CORS-safelisted type, so a beacon to another origin needs no preflight
     // (which beacons cannot make); the merge server takes text/plain bodies as envelopes.
-    const url = o.token ? `${o.endpoint}${o.endpoint.includes('?') ? '&' : '?'}token=${encodeURIComponent(o.token)}` : o.endpoint;
+    const url = withQuery(o.endpoint, o.token ? [['token', o.token]] : []);
     while (queue.length > 0) {
       if (!beacon(urlFor(url, queue[0]), new Blob([queue[0].bytes], { type: 'text/plain' }))) return false;
       queue.shift();

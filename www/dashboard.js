@@ -25,6 +25,7 @@ const api = new Api({ tenant: fragment.get('tenant') ?? '', token: fragment.get(
 const state = {
   live: 'connecting',
   paused: false,
+  /** A refresh is running. */
   busy: false,
   /** `changed` events received from the server. */
   events: 0,
@@ -42,13 +43,13 @@ const state = {
 window.__dashboard = state;
 
 const charts = state.charts;
-const history = { ingest: { t: [], v: [] }, lastApplied: null };
-const quantileTrack = { key: null, prev: null, t: [], p50: [], p90: [], p99: [] };
+// Charts that keep their own history (uPlot's columns: time in seconds, then one per series).
+const ingestTrack = { columns: [[], []], last: null };
+const quantileTrack = { key: null, prev: null, columns: [[], [], [], []] };
 
 // ---------------------------------------------------------------------------------------------
 // Refreshing
 
-let refreshing = false;
 /** A change was announced while a refresh ran: one more follows it. */
 let dirty = false;
 let pending = null;
@@ -57,7 +58,7 @@ let lastStart = 0;
 /** Asks for a refresh soon (coalesced; at most one per MIN_REFRESH_MS). */
 function scheduleRefresh() {
   if (state.paused || document.hidden || state.needsToken) return;
-  if (refreshing) {
+  if (state.busy) {
     dirty = true;
     return;
   }
@@ -70,11 +71,10 @@ function scheduleRefresh() {
 }
 
 async function refresh() {
-  if (refreshing) {
+  if (state.busy) {
     dirty = true;
     return;
   }
-  refreshing = true;
   state.busy = true;
   lastStart = performance.now();
   try {
@@ -109,7 +109,6 @@ async function refresh() {
     }
     if (e instanceof ApiError && e.status === 0 && !state.paused && !document.hidden) setLive('offline');
   } finally {
-    refreshing = false;
     state.busy = false;
     if (dirty) {
       dirty = false;
@@ -214,12 +213,12 @@ async function overview({ tenant, now, keys }) {
   // Envelopes per second, from the tenant's count of applied envelopes (senders that went idle
   // past the ledger's expiry leave that count, so a drop is not a negative rate).
   const applied = drift.json.applied_envelopes;
-  const last = history.lastApplied;
+  const last = ingestTrack.last;
   if (last && now > last.now) {
-    push(history.ingest, now, Math.max(0, applied - last.applied) / ((now - last.now) / 1000));
-    charts.ingest.setData([history.ingest.t, history.ingest.v]);
+    appendRow(ingestTrack.columns, [now / 1000, Math.max(0, applied - last.applied) / ((now - last.now) / 1000)]);
+    charts.ingest.setData(ingestTrack.columns);
   }
-  history.lastApplied = { applied, now };
+  ingestTrack.last = { applied, now };
 
   const families = new Map();
   for (const k of keys) {
@@ -251,13 +250,12 @@ function sinceFirst(points, has) {
   return first > 0 ? points.slice(Math.max(0, Math.min(first - 1, points.length - 12))) : points;
 }
 
-function push(series, t, v) {
-  series.t.push(t / 1000);
-  series.v.push(v);
-  if (series.t.length > HISTORY) {
-    series.t.shift();
-    series.v.shift();
-  }
+/** Adds one point to chart columns, keeping the last HISTORY. */
+function appendRow(columns, row) {
+  columns.forEach((column, i) => {
+    column.push(row[i]);
+    if (column.length > HISTORY) column.shift();
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -638,7 +636,7 @@ async function quantiles({ now, keys }) {
   if (!key) return;
   if (quantileTrack.key !== key) {
     quantileTrack.prev?.free();
-    Object.assign(quantileTrack, { key, prev: null, t: [], p50: [], p90: [], p99: [] });
+    Object.assign(quantileTrack, { key, prev: null, columns: [[], [], [], []] });
   }
   const next = es.Quantiles.fromBytes(await api.bytes({ key }));
   const alpha = answers[asked.indexOf(key)].json.alpha;
@@ -652,11 +650,7 @@ async function quantiles({ now, keys }) {
     throw e;
   }
   if (values) {
-    quantileTrack.t.push(now / 1000);
-    quantileTrack.p50.push(values[0]);
-    quantileTrack.p90.push(values[1]);
-    quantileTrack.p99.push(values[2]);
-    for (const k of ['t', 'p50', 'p90', 'p99']) if (quantileTrack[k].length > HISTORY) quantileTrack[k].shift();
+    appendRow(quantileTrack.columns, [now / 1000, ...values]);
   }
   if (!prev || values || Number(next.count) < Number(prev.count)) {
     prev?.free();
@@ -664,7 +658,7 @@ async function quantiles({ now, keys }) {
   } else {
     next.free();
   }
-  charts.quantiles.setData([quantileTrack.t, quantileTrack.p50, quantileTrack.p90, quantileTrack.p99]);
+  charts.quantiles.setData(quantileTrack.columns);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -274,12 +274,7 @@ impl Cache {
 /// A queued request for the writer.
 enum Job {
     Ingest {
-        tenant: Tenant,
-        snapshot: Snapshot,
-        /// The envelope's size in bytes.
-        size: usize,
-        /// Earlier sequences of the sender this envelope is a part of (a refused envelope, split).
-        supersedes: Vec<u64>,
+        incoming: Incoming,
         reply: oneshot::Sender<Result<IngestReport, ApiError>>,
     },
     Maintain {
@@ -382,21 +377,9 @@ impl Engine {
     }
 
     /// Queues a decoded envelope of `tenant` and waits until it is committed (or refused).
-    pub async fn ingest(
-        &self,
-        tenant: Tenant,
-        snapshot: Snapshot,
-        size: usize,
-        supersedes: Vec<u64>,
-    ) -> Result<IngestReport, ApiError> {
+    pub async fn ingest(&self, incoming: Incoming) -> Result<IngestReport, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.submit(Job::Ingest {
-            tenant,
-            snapshot,
-            size,
-            supersedes,
-            reply,
-        })?;
+        self.submit(Job::Ingest { incoming, reply })?;
         answer.await.unwrap_or_else(|_| {
             Err(ApiError::unavailable(
                 "shutting_down",
@@ -592,6 +575,19 @@ fn drift_report(state: &TenantState, now: i64, grace_ms: i64) -> DriftReport {
     }
 }
 
+/// One envelope for the writer, as the ingest route decoded it.
+pub struct Incoming {
+    /// The tenant it was sent for.
+    pub tenant: Tenant,
+    /// The envelope.
+    pub snapshot: Snapshot,
+    /// Its size in bytes (bounds what it can add to the tenant's stored bytes).
+    pub size: usize,
+    /// Earlier sequences of its sender that it is a part of (`?supersedes=`: a refused envelope,
+    /// split), settled when it applies.
+    pub supersedes: Vec<u64>,
+}
+
 /// A merged sketch waiting for the batch's commit. It is encoded once, at the commit, however
 /// many envelopes of the batch merged into it (encoding a mid-size sparse HyperLogLog costs more
 /// than merging into it).
@@ -646,24 +642,9 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
     let mut envelopes = 0u64;
     for job in jobs {
         match job {
-            Job::Ingest {
-                tenant,
-                snapshot,
-                size,
-                supersedes,
-                reply,
-            } => {
+            Job::Ingest { incoming, reply } => {
                 envelopes += 1;
-                let result = apply(
-                    shared,
-                    &mut tenants,
-                    &mut batch,
-                    &tenant,
-                    &snapshot,
-                    size,
-                    &supersedes,
-                    now,
-                );
+                let result = apply(shared, &mut tenants, &mut batch, &incoming, now);
                 replies.push((reply, result));
             }
             Job::Maintain { reply } => {
@@ -826,17 +807,20 @@ fn current(
     }
 }
 
-#[allow(clippy::too_many_arguments)] // one envelope's context; a struct would only rename them
 fn apply(
     shared: &Shared,
     tenants: &mut HashMap<Arc<str>, TenantState>,
     batch: &mut Batch,
-    tenant: &Tenant,
-    snapshot: &Snapshot,
-    size: usize,
-    supersedes: &[u64],
+    incoming: &Incoming,
     now: i64,
 ) -> Result<IngestReport, ApiError> {
+    let Incoming {
+        tenant,
+        snapshot,
+        size,
+        supersedes,
+    } = incoming;
+    let size = *size;
     let name = &tenant.name;
     // Read everything first: a store failure here refuses the envelope before the ledger moves.
     let mut currents = Vec::with_capacity(snapshot.len());

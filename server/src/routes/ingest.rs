@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use super::Params;
 use crate::AppState;
 use crate::auth::Scope;
-use crate::engine::IngestReport;
+use crate::engine::{Incoming, IngestReport};
 use crate::error::ApiError;
 
 /// Applies one envelope, exactly once; answers after it is committed.
@@ -126,7 +126,12 @@ async fn accept(
     }
     state
         .engine()
-        .ingest(principal.tenant, snapshot, size, supersedes)
+        .ingest(Incoming {
+            tenant: principal.tenant,
+            snapshot,
+            size,
+            supersedes,
+        })
         .await
 }
 
@@ -137,7 +142,7 @@ const MAX_SUPERSEDED: usize = 64;
 /// the same sender that was split; the server records those sequences as settled, so the drift
 /// report does not count them as lost.
 fn superseded_sequences(params: &Params) -> Result<Vec<u64>, ApiError> {
-    let values = params.all("supersedes");
+    let values = params.parsed_all("supersedes", "a sequence number")?;
     if values.len() > MAX_SUPERSEDED {
         return Err(ApiError::bad_request(
             "invalid_parameter",
@@ -147,17 +152,7 @@ fn superseded_sequences(params: &Params) -> Result<Vec<u64>, ApiError> {
             ),
         ));
     }
-    values
-        .into_iter()
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_parameter",
-                    format!("query parameter supersedes={v:?}: expected a sequence number"),
-                )
-            })
-        })
-        .collect()
+    Ok(values)
 }
 
 fn body_too_large(max: usize) -> ApiError {

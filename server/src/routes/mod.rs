@@ -163,16 +163,30 @@ impl Params {
     /// A parsed value; `what` says what was expected.
     pub(crate) fn parsed<T: FromStr>(&self, name: &str, what: &str) -> Result<Option<T>, ApiError> {
         self.get(name)?
-            .map(|v| {
-                v.parse().map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_parameter",
-                        format!("query parameter {name}={v:?}: expected {what}"),
-                    )
-                })
-            })
+            .map(|v| parse_value(name, v, what))
             .transpose()
     }
+
+    /// Every value of a repeatable parameter, parsed; `what` says what was expected.
+    pub(crate) fn parsed_all<T: FromStr>(
+        &self,
+        name: &str,
+        what: &str,
+    ) -> Result<Vec<T>, ApiError> {
+        self.all(name)
+            .into_iter()
+            .map(|v| parse_value(name, v, what))
+            .collect()
+    }
+}
+
+fn parse_value<T: FromStr>(name: &str, value: &str, what: &str) -> Result<T, ApiError> {
+    value.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_parameter",
+            format!("query parameter {name}={value:?}: expected {what}"),
+        )
+    })
 }
 
 /// Authenticates a request for `need`.

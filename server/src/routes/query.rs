@@ -705,12 +705,7 @@ pub(crate) async fn quantiles(
 ) -> JsonResult {
     let (params, principal) = start(&state, query.as_deref(), &headers, &["key", "q"])?;
     let key = params.required("key")?;
-    let mut qs = Vec::new();
-    for v in params.all("q") {
-        qs.push(v.parse::<f64>().map_err(|_| {
-            ApiError::bad_request("invalid_parameter", format!("q={v:?}: expected a number"))
-        })?);
-    }
+    let mut qs: Vec<f64> = params.parsed_all("q", "a number")?;
     if qs.is_empty() {
         qs = vec![0.5, 0.9, 0.99];
     }
