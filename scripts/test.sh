@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 export RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings"
+# One pass over clean sources: incremental caches would only fill the disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+df -h . | awk 'NR == 2 { print "disk: " $4 " free at the start" }'
 
 step "format"
 cargo fmt --all -- --check
@@ -47,4 +50,5 @@ bash scripts/test-npm.sh
 step "dashboard: in headless Chromium against the server running the demo"
 bash scripts/test-www.sh
 
+du -sh target | awk '{ print "disk: target/ holds " $1 }'
 printf '\nall tests passed\n'
