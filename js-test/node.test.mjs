@@ -86,6 +86,148 @@ test('HyperLogLog: counts, bounds, batches, Redis bytes, JSON', () => {
   assert.equal(typeof json.estimate.value, 'number');
 });
 
+test('string items cross through the scratch buffer as exactly their UTF-8 bytes', () => {
+  // What TextEncoder makes of each string is what wasm-bindgen's own string passing hands Rust
+  // (lone surrogates become U+FFFD), so `addBytes` of those bytes is the independent reference.
+  const enc = new TextEncoder();
+  const strings = [
+    'plain', '', 'ünïcode', 'ключ', 'tail é', 'é head', '👋 hello', 'a\u{10FFFF}z',
+    'lone \uD800 high', 'lone \uDC00 low', 'reversed \uDC00\uD800', '\uD83D',
+    'x'.repeat(70_000), 'ü'.repeat(30_000), 'nul\0inside',
+  ];
+  const reference = new es.HyperLogLog({ precision: 18 });
+  for (const s of strings) reference.addBytes(enc.encode(s));
+  const single = new es.HyperLogLog({ precision: 18 });
+  for (const s of strings) single.add(s);
+  const many = new es.HyperLogLog({ precision: 18 });
+  many.addMany(strings);
+  assert.deepEqual(single.toBytes(), reference.toBytes());
+  assert.deepEqual(many.toBytes(), reference.toBytes());
+  assert.equal(single.count(), strings.length);
+
+  // A batch that outgrows the buffer part-way through (the buffer moves; what was written moves
+  // with it), after a small one.
+  const huge = ['small', 'a'.repeat(2_000_000), 'é'.repeat(1_000_000), 'b'.repeat(3_000_000), 'tail'];
+  const hugeRef = new es.HyperLogLog();
+  for (const s of huge) hugeRef.addBytes(enc.encode(s));
+  const hugeMany = new es.HyperLogLog();
+  hugeMany.addMany(['small']);
+  hugeMany.addMany(huge);
+  assert.deepEqual(hugeMany.toBytes(), hugeRef.toBytes());
+  assert.equal(hugeMany.count(), huge.length);
+
+  // Memory growing between calls detaches the old views of it; the next add still lands.
+  const before = es.HyperLogLog.fromBytes(single.toBytes());
+  const hogs = Array.from({ length: 64 }, () => {
+    const h = new es.HyperLogLog({ precision: 18 });
+    h.addMany(Array.from({ length: 3000 }, (_, i) => 'grow-' + i));
+    return h;
+  });
+  single.add('after growth');
+  many.addMany(['after growth']);
+  reference.addBytes(enc.encode('after growth'));
+  assert.deepEqual(single.toBytes(), reference.toBytes());
+  assert.deepEqual(many.toBytes(), reference.toBytes());
+  assert.notDeepEqual(single.toBytes(), before.toBytes());
+  for (const h of hogs) h.free();
+
+  // Count-min: the weight passes beside the item; a batch counts each item once.
+  const cmsRef = new es.CountMinSketch({ width: 64, depth: 4 });
+  const cms = new es.CountMinSketch({ width: 64, depth: 4 });
+  const cmsMany = new es.CountMinSketch({ width: 64, depth: 4 });
+  for (const s of strings) { cmsRef.addBytes(enc.encode(s)); cms.add(s); }
+  cmsMany.addMany(strings);
+  cms.add('weighted é', 5);
+  cmsRef.add('weighted é', 5);
+  cmsMany.add('weighted é', 5);
+  assert.deepEqual(cms.toBytes(), cmsRef.toBytes());
+  assert.deepEqual(cmsMany.toBytes(), cmsRef.toBytes());
+  assert.equal(cms.estimate('weighted é').upper >= 5, true);
+
+  // Top-K keeps the items themselves: the decoded names are the strings (U+FFFD for lone
+  // surrogates), counted with their weights.
+  const t = new es.TopK({ capacity: 64 });
+  t.add('ключ', 3);
+  t.addMany(['ключ', '👋', 'lone \uD800']);
+  const items = Object.fromEntries(t.top(10).guaranteed.map((x) => [x.item, x.lower]));
+  assert.deepEqual(items, { 'ключ': 4, '👋': 1, 'lone \uFFFD': 1 });
+
+  // Unique series: the timestamp passes beside the item.
+  const now = Date.UTC(2026, 0, 1);
+  const u = new es.UniqueSeries({ bucketMs: 1000, retentionMs: 60_000, nowMs: now });
+  assert.equal(u.add('visitor é', now), true);
+  assert.equal(u.add('visitor é', now - 3_600_000), false);
+  assert.equal(u.unique(now - 1000, now + 1000).value, 1);
+
+  // Bad input changes nothing.
+  const untouched = cmsMany.toBytes();
+  assert.throws(() => cmsMany.addMany(['fine', 7]), /item 1 is not a string/);
+  assert.throws(() => cmsMany.addMany('not an array'), /takes an array of strings/);
+  assert.throws(() => cmsMany.add('x', -1), /weight/);
+  assert.deepEqual(cmsMany.toBytes(), untouched);
+});
+
+test('Quantiles.add buffers values, and nothing can observe the buffer', () => {
+  // Values in the order given, across several buffer flushes; -0, 0 and negatives included.
+  const values = Float64Array.from({ length: 1000 }, (_, i) => (i % 7 === 0 ? -0 : Math.sin(i) * 10 ** (i % 9)));
+  const batch = new es.Quantiles();
+  batch.addMany(values);
+  const single = new es.Quantiles();
+  for (const v of values) single.add(v);
+  // The float sum's bytes too: the same additions in the same order.
+  assert.deepEqual(single.toBytes(), batch.toBytes());
+
+  // Every read sees every add before it.
+  const q = new es.Quantiles();
+  q.add(5);
+  assert.equal(q.count, 1n);
+  q.add(7);
+  assert.equal(q.max, 7);
+  q.add(1);
+  assert.equal(q.quantile(0), 1);
+  assert.equal(q.sum, 13);
+  q.add(2);
+  assert.equal(JSON.parse(JSON.stringify(q)).count, 4);
+  q.add(3);
+  assert.deepEqual(es.Quantiles.fromBytes(q.toBytes()).count, 5n);
+
+  // Merging a buffered sketch into another takes its buffered values along.
+  const a = new es.Quantiles();
+  const b = new es.Quantiles();
+  a.add(1);
+  b.add(100);
+  b.add(200);
+  a.merge(b);
+  assert.equal(a.count, 3n);
+  assert.equal(a.max, 200);
+  assert.equal(b.count, 2n);
+
+  // A bad value throws at once and keeps what came before it.
+  const c = new es.Quantiles();
+  c.add(1);
+  c.add(2);
+  assert.throws(() => c.add(Number.NaN), /finite/);
+  assert.throws(() => c.add(Infinity), /finite/);
+  assert.equal(c.count, 2n);
+  c.add(3);
+  c.free();
+  assert.throws(() => c.add(4));
+  // Freed (or disposed) while holding the buffer: the next sketch's adds and reads are unharmed.
+  const d = new es.Quantiles();
+  d.add(1);
+  if (Symbol.dispose) d[Symbol.dispose](); else d.free();
+  const e = new es.Quantiles();
+  e.add(2);
+  assert.equal(e.count, 1n);
+  // Adds alternating between two sketches land in their own.
+  const f = new es.Quantiles();
+  const g = new es.Quantiles();
+  for (let i = 0; i < 1000; i++) (i % 3 ? f : g).add(i);
+  assert.equal(f.count + g.count, 1000n);
+  assert.equal(g.count, 334n);
+  assert.equal(g.max, 999);
+});
+
 test('errors are real Error objects with precise messages', () => {
   const expectError = (fn, pattern) => {
     assert.throws(fn, (e) => {

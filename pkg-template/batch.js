@@ -1,53 +1,201 @@
-// `addMany(strings)` for the string-keyed classes, done on the JS side: the strings are packed
-// into one reused buffer (ASCII copied directly, anything else through TextEncoder.encodeInto)
-// and cross into WebAssembly once, through `addBytes(data, ends)`. wasm-bindgen's own array of
-// strings converts element by element and cost more per item than single calls.
+// String items into WebAssembly without wasm-bindgen's per-string malloc, copy and free: the JS
+// side writes each item's UTF-8 straight into a scratch buffer inside the module's memory (see
+// wasm/src/scratch.rs) and passes only its length. `add(string)` then costs what a call with
+// numbers does, and `addMany(strings)` encodes the whole batch in place and crosses once.
 const encoder = new TextEncoder();
-let data = new Uint8Array(1 << 16);
-let ends = new Uint32Array(1 << 12);
 
-function pack(strings) {
-  if (!Array.isArray(strings)) throw new TypeError('addMany takes an array of strings');
-  if (ends.length < strings.length) ends = new Uint32Array(Math.max(strings.length, ends.length * 2));
-  let at = 0;
-  for (let i = 0; i < strings.length; i++) {
-    const s = strings[i];
-    if (typeof s !== 'string') throw new TypeError(`addMany: item ${i} is not a string`);
-    // Worst case 3 bytes per UTF-16 code unit.
-    if (data.length < at + s.length * 3) {
-      const bigger = new Uint8Array(Math.max(data.length * 2, at + s.length * 3));
-      bigger.set(data.subarray(0, at));
-      data = bigger;
+/** The scratch buffer of one module instance; set up on first use (the slim entry inits late). */
+function scratchOf(wasm) {
+  let memory = null;
+  let base = 0; // the buffer's address in memory
+  let capacity = 0; // its length in bytes
+  let bytes = new Uint8Array(0);
+  let words = new Uint32Array(0);
+
+  /** Makes room for `n` bytes and refreshes the views (growing memory detaches the old ones). */
+  function reserve(n) {
+    if (n > capacity || memory === null) {
+      memory ??= wasm.__memory();
+      capacity = Math.max(n, 2 * capacity, 4096);
+      base = wasm.__scratchReserve(capacity);
+      if (base % 4 !== 0) throw new Error(`edgesketch: scratch buffer at ${base} is not 4-aligned`);
+    } else if (bytes.byteLength !== 0) {
+      return;
     }
+    bytes = new Uint8Array(memory.buffer);
+    words = new Uint32Array(memory.buffer);
+  }
+
+  /** Writes `s` as UTF-8 into `into` (a view of the whole memory) at address `p`; room for 3
+   * bytes per code unit is reserved. Answers the bytes written. Arguments, not the closure's
+   * variables: V8 keeps them in registers, which halved the cost of a batch. */
+  function put(into, p, s) {
+    const n = s.length;
     let j = 0;
-    for (; j < s.length; j++) {
+    for (; j < n; j++) {
       const c = s.charCodeAt(j);
       if (c > 0x7f) break;
-      data[at + j] = c;
+      into[p + j] = c;
     }
-    if (j === s.length) {
-      at += j;
-    } else {
-      at += encoder.encodeInto(s, data.subarray(at)).written;
-    }
-    ends[i] = at;
+    if (j === n) return n;
+    const rest = j === 0 ? s : s.slice(j);
+    return j + encoder.encodeInto(rest, into.subarray(p + j, base + capacity)).written;
   }
-  return [data.subarray(0, at), ends.subarray(0, strings.length)];
+
+  return {
+    /** Writes one string; answers its length in bytes. */
+    one(s) {
+      reserve(3 * s.length);
+      return put(bytes, base, s);
+    },
+    /** Writes a batch (its end offsets, then its bytes); answers the bytes' length. One pass:
+     * room for ASCII is reserved up front and grown (the buffer keeps its contents) when an
+     * item could overrun it; a bad item throws before anything crossed into WebAssembly. */
+    many(strings, method) {
+      if (!Array.isArray(strings)) throw new TypeError(`${method} takes an array of strings`);
+      const count = strings.length;
+      const head = 4 * count;
+      reserve(head + 16 * count);
+      let into = bytes;
+      let ends = words;
+      let start = base;
+      let end = base + capacity;
+      let at = start + head;
+      for (let i = 0; i < count; i++) {
+        const s = strings[i];
+        if (typeof s !== 'string') throw new TypeError(`${method}: item ${i} is not a string`);
+        if (at + 3 * s.length > end) {
+          reserve(2 * (at - start + 3 * s.length));
+          at += base - start;
+          into = bytes;
+          ends = words;
+          start = base;
+          end = base + capacity;
+        }
+        // The ASCII copy inlined here, the rest in `put`: a call per item cost as much again.
+        const n = s.length;
+        let j = 0;
+        for (; j < n; j++) {
+          const c = s.charCodeAt(j);
+          if (c > 0x7f) break;
+          into[at + j] = c;
+        }
+        at += j === n ? n : j + put(into, at + j, s.slice(j));
+        ends[(start >>> 2) + i] = at - start - head;
+      }
+      return at - start - head;
+    },
+  };
 }
 
-/** Replaces `addMany` of the classes that take string items with the packed version. */
-export function withFastBatches(wasm) {
-  for (const name of ['HyperLogLog']) {
-    const proto = wasm[name]?.prototype;
-    if (!proto || typeof proto.addBytes !== 'function') continue;
-    Object.defineProperty(proto, 'addMany', {
-      configurable: true,
-      writable: true,
-      value: function addMany(strings) {
-        const [bytes, offsets] = pack(strings);
-        this.addBytes(bytes, offsets);
-      },
-    });
+/** Values buffered before they cross into WebAssembly together (2 KB). */
+const QUANTILE_BUFFER = 256;
+/** Above this count an add could overflow the sketch's u64 count: no buffering, so the error
+ * comes from the `add` that causes it. */
+const QUANTILE_COUNT_LIMIT = (1n << 64n) - 1n - BigInt(QUANTILE_BUFFER);
+
+/** `Quantiles.add(value)` collects finite values in one module-wide buffer that belongs to the
+ * last sketch added to; it crosses into WebAssembly as one `addMany` when full, when another
+ * sketch adds, and before any other method or getter of any Quantiles runs. So everything a
+ * call can observe, down to the bytes of the float sum (the same additions in the same order),
+ * is what one-at-a-time adds give. A non-finite value flushes and takes the plain path, which
+ * throws as before. (One buffer for all: a property per object made every add slower.) */
+function withBufferedQuantiles(Quantiles) {
+  const proto = Quantiles?.prototype;
+  if (!proto || typeof proto.addMany !== 'function') return;
+  const plainAdd = proto.add;
+  const plainAddMany = proto.addMany;
+  const plainCount = Object.getOwnPropertyDescriptor(proto, 'count').get;
+  const buffer = new Float64Array(QUANTILE_BUFFER);
+  let owner = null;
+  let buffered = 0;
+  const flush = () => {
+    if (owner === null) return;
+    const q = owner;
+    const n = buffered;
+    owner = null;
+    buffered = 0;
+    if (n > 0) plainAddMany.call(q, buffer.subarray(0, n));
+  };
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    if (name === 'constructor' || name === 'add') continue;
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (typeof d.value === 'function') {
+      const plain = d.value;
+      d.value = name === 'free'
+        // Freed: what it had buffered goes with it.
+        ? function free() {
+          if (owner === this) { owner = null; buffered = 0; }
+          return plain.call(this);
+        }
+        : function (...args) { flush(); return plain.apply(this, args); };
+    }
+    if (d.get) {
+      const plain = d.get;
+      d.get = function () { flush(); return plain.call(this); };
+    }
+    Object.defineProperty(proto, name, d);
   }
+  if (typeof Symbol.dispose === 'symbol' && proto[Symbol.dispose]) proto[Symbol.dispose] = proto.free;
+  Object.defineProperty(proto, 'add', {
+    configurable: true,
+    writable: true,
+    value: function add(value) {
+      if (owner !== this) {
+        flush();
+        if (typeof value !== 'number' || !Number.isFinite(value) ||
+          plainCount.call(this) > QUANTILE_COUNT_LIMIT) {
+          return plainAdd.call(this, value);
+        }
+        owner = this;
+      } else if (typeof value !== 'number' || !Number.isFinite(value)) {
+        flush();
+        return plainAdd.call(this, value);
+      }
+      buffer[buffered++] = value;
+      if (buffered === QUANTILE_BUFFER) flush();
+    },
+  });
+}
+
+/** Replaces `add` and `addMany` of the classes keyed by strings with the scratch-buffer path,
+ * and buffers `Quantiles.add`. */
+export function withFastBatches(wasm) {
+  const scratch = scratchOf(wasm);
+  for (const name of ['HyperLogLog', 'TopK', 'CountMinSketch', 'UniqueSeries']) {
+    const proto = wasm[name]?.prototype;
+    if (!proto || typeof proto.__addScratch !== 'function') continue;
+    const plainAdd = proto.add;
+    // The scratch methods answer a status, not a `Result` (see wasm/src/scratch.rs); on a
+    // refusal, which changed nothing, the plain method repeats the call and throws the precise
+    // error (or answers as it would have).
+    const adds = {
+      HyperLogLog: function add(item) {
+        if (typeof item !== 'string' || !this.__addScratch(scratch.one(item))) plainAdd.call(this, item);
+      },
+      TopK: function add(item, weight) {
+        if (typeof item !== 'string' || !this.__addScratch(scratch.one(item), weight ?? 1)) {
+          plainAdd.call(this, item, weight);
+        }
+      },
+      UniqueSeries: function add(item, timestampMs) {
+        const added = typeof item === 'string' ? this.__addScratch(scratch.one(item), timestampMs) : 2;
+        return added === 2 ? plainAdd.call(this, item, timestampMs) : added === 1;
+      },
+    };
+    const add = adds[name] ?? adds.TopK;
+    Object.defineProperty(proto, 'add', { configurable: true, writable: true, value: add });
+    if (typeof proto.__addScratchMany === 'function') {
+      Object.defineProperty(proto, 'addMany', {
+        configurable: true,
+        writable: true,
+        value: function addMany(strings) {
+          const dataLen = scratch.many(strings, `${name}.addMany`);
+          return this.__addScratchMany(strings.length, dataLen);
+        },
+      });
+    }
+  }
+  withBufferedQuantiles(wasm.Quantiles);
   return wasm;
 }

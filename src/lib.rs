@@ -58,6 +58,7 @@ pub mod recorder;
 mod serde_impls;
 pub mod series;
 pub mod snapshot;
+mod sort;
 pub mod topk;
 pub mod unique_series;
 pub mod window;

@@ -15,21 +15,39 @@ const { TDigest } = peers('tdigest');
 const { DDSketch } = peers('@datadog/sketches-js');
 
 const N = Number(process.env.BENCH_N ?? 200_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 
-/** Best time per item in ns over ROUNDS runs of `run()` (each gets a fresh `setup()`). */
-function time(setup, run, items = N) {
-  let best = Infinity;
-  for (let r = 0; r < ROUNDS + 1; r++) {
-    const state = setup();
-    const t0 = process.hrtime.bigint();
-    run(state);
-    const ns = Number(process.hrtime.bigint() - t0) / items;
-    if (r > 0) best = Math.min(best, ns); // round 0 warms up
-    state?.free?.();
-  }
-  return best;
+/** Nanoseconds per item of one run of `run(setup())`. */
+function once({ setup, run, items = N }) {
+  const state = setup();
+  const t0 = process.hrtime.bigint();
+  run(state);
+  const ns = Number(process.hrtime.bigint() - t0) / items;
+  state?.free?.();
+  return ns;
 }
+
+/** Runs a group's cases interleaved, round after round (the order rotating), so that what is
+ * compared ran at the same time: this VM's speed drifts by up to 2x over seconds, which made
+ * separately timed rows incomparable. Round 0 warms up and is dropped. Each case gets
+ * `rounds`, its per-round ns per item. */
+function group(cases) {
+  for (const c of cases) c.rounds = [];
+  for (let r = 0; r <= ROUNDS; r++) {
+    for (let i = 0; i < cases.length; i++) {
+      const c = cases[(i + r) % cases.length];
+      const ns = once(c);
+      if (r > 0) c.rounds.push(ns);
+    }
+  }
+  return cases;
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+/** The median over rounds of a's time over b's in the same round. */
+const ratio = (a, b) => median(a.rounds.map((x, r) => x / b.rounds[r]));
 
 // A plain pure-JS HyperLogLog: MurmurHash3 (x86, 32-bit) of the string's UTF-16 code units,
 // 2^14 one-byte registers. What one writes by hand.
@@ -80,67 +98,86 @@ function pack(strings) {
 }
 const packed = pack(keys);
 
-const rows = [];
-const row = (group, impl, ns, note = '') => rows.push({ group, impl, ns, note });
+const tables = [];
+const table = (title, cases) => tables.push({ title, cases: group(cases) });
 
 // HyperLogLog adds.
-row('hll_add', 'no-op wasm-bindgen call with a string (yardstick)', time(() => null, () => { for (const k of keys) es.benchNoop(k); }));
-row('hll_add', 'edgesketch add(string)', time(() => new es.HyperLogLog(), (h) => { for (const k of keys) h.add(k); }));
-row('hll_add', 'edgesketch addMany(strings)', time(() => new es.HyperLogLog(), (h) => h.addMany(keys)));
-row('hll_add', 'edgesketch addBytes(packed buffer)', time(() => new es.HyperLogLog(), (h) => h.addBytes(packed.data, packed.ends)));
-row('hll_add', 'edgesketch pack + addBytes', time(() => new es.HyperLogLog(), (h) => { const p = pack(keys); h.addBytes(p.data, p.ends); }));
-row('hll_add', 'pure JS (murmur3 into Uint8Array)', time(() => new PureHll(), (h) => { for (const k of keys) h.add(k); }));
-row('hll_add', 'hyperloglog-lite', time(() => HllLite(14), (h) => { for (const k of keys) h.add(HllLite.hash(k)); }));
+const noop = { impl: 'no-op wasm-bindgen call with a string (yardstick)', setup: () => null, run: () => { for (const k of keys) es.benchNoop(k); } };
+const add = { impl: 'edgesketch add(string)', setup: () => new es.HyperLogLog(), run: (h) => { for (const k of keys) h.add(k); } };
+const addMany = { impl: 'edgesketch addMany(strings)', setup: () => new es.HyperLogLog(), run: (h) => h.addMany(keys) };
+const addBytes = { impl: 'edgesketch addBytes(packed buffer)', setup: () => new es.HyperLogLog(), run: (h) => h.addBytes(packed.data, packed.ends) };
+const pureJs = { impl: 'pure JS (murmur3 into Uint8Array)', setup: () => new PureHll(), run: (h) => { for (const k of keys) h.add(k); } };
 // bloom-filters' HyperLogLog costs hundreds of microseconds per update: fewer items.
 const slowN = Math.min(N, 2_000);
-row('hll_add', `bloom-filters HyperLogLog (${slowN} items)`, time(() => new bloom.HyperLogLog(1 << 14), (h) => { for (let i = 0; i < slowN; i++) h.update(keys[i]); }, slowN));
+table('hll_add', [noop, add, addMany, addBytes, pureJs,
+  { impl: 'edgesketch: TextEncoder.encode per string, then addBytes', setup: () => new es.HyperLogLog(), run: (h) => { const p = pack(keys); h.addBytes(p.data, p.ends); } },
+  { impl: 'hyperloglog-lite', setup: () => HllLite(14), run: (h) => { for (const k of keys) h.add(HllLite.hash(k)); } },
+  { impl: `bloom-filters HyperLogLog (${slowN} items)`, setup: () => new bloom.HyperLogLog(1 << 14), run: (h) => { for (let i = 0; i < slowN; i++) h.update(keys[i]); }, items: slowN },
+]);
 
 // Accuracy at N (one run each).
 const truth = N;
 const err = (x) => `${(100 * (x - truth) / truth).toFixed(2)} %`;
+const errors = [];
 {
   const a = new es.HyperLogLog(); a.addMany(keys);
   const b = new PureHll(); keys.forEach((k) => b.add(k));
   const c = HllLite(14); keys.forEach((k) => c.add(HllLite.hash(k)));
   const bloomN = Math.min(N, 20_000);
   const d = new bloom.HyperLogLog(1 << 14); keys.slice(0, bloomN).forEach((k) => d.update(k));
-  rows.push({ group: 'hll_error', impl: 'edgesketch', note: err(a.count()) });
-  rows.push({ group: 'hll_error', impl: 'pure JS', note: err(b.count()) });
-  rows.push({ group: 'hll_error', impl: 'hyperloglog-lite', note: err(c.count()) });
-  rows.push({ group: 'hll_error', impl: `bloom-filters HyperLogLog (at ${bloomN})`, note: `${(100 * (d.count() - bloomN) / bloomN).toFixed(2)} %` });
+  errors.push(['edgesketch', err(a.count())], ['pure JS', err(b.count())], ['hyperloglog-lite', err(c.count())],
+    [`bloom-filters HyperLogLog (at ${bloomN})`, `${(100 * (d.count() - bloomN) / bloomN).toFixed(2)} %`]);
   a.free();
 }
 
-// Dense merge.
-{
-  const a = new es.HyperLogLog(); a.addMany(keys);
-  const b = new es.HyperLogLog(); b.addMany(keys.map((k) => k + '!'));
-  row('hll_merge', 'edgesketch dense + dense', time(() => es.HyperLogLog.fromBytes(a.toBytes()), (x) => x.merge(b), 1));
-}
+// Dense merges, timed over many (one call is near the timer's resolution): into fresh copies,
+// each merged once (what merging downloaded sketches costs), and into one warm sketch repeatedly.
+const mergeA = new es.HyperLogLog(); mergeA.addMany(keys);
+const mergeB = new es.HyperLogLog(); mergeB.addMany(keys.map((k) => k + '!'));
+const copies = 200;
+const aBytes = mergeA.toBytes();
+const fresh = () => {
+  const xs = Array.from({ length: copies }, () => es.HyperLogLog.fromBytes(aBytes));
+  return { xs, free: () => xs.forEach((x) => x.free()) };
+};
+const mergeFresh = { impl: 'edgesketch dense + dense, into fresh copies', setup: fresh, run: ({ xs }) => { for (const x of xs) x.merge(mergeB); }, items: copies };
+table('hll_merge (per merge)', [mergeFresh,
+  { impl: 'edgesketch dense + dense, into one warm sketch', setup: () => es.HyperLogLog.fromBytes(aBytes), run: (x) => { for (let i = 0; i < copies; i++) x.merge(mergeB); }, items: copies },
+]);
 
-// Count-min and top-K adds (Zipf-like keys).
+// Count-min and top-K adds (Zipf-like keys). bloom-filters is slow: fewer items.
 const zipf = Array.from({ length: N }, (_, i) => 'article-' + Math.floor(1 / Math.pow(((i * 2654435761) % 1_000_003 + 1) / 1_000_004, 1 / 1.1)) % 100_000);
-row('count_min_add', 'edgesketch (ε 0.001, δ 0.01)', time(() => new es.CountMinSketch({ epsilon: 0.001, delta: 0.01 }), (c) => { for (const k of zipf) c.add(k); }));
-row('count_min_add', 'bloom-filters CountMinSketch (same ε, δ)', time(() => bloom.CountMinSketch.create(0.001, 0.01), (c) => { for (const k of zipf) c.update(k, 1); }));
-row('top_k_add', 'edgesketch TopK (capacity 1000)', time(() => new es.TopK({ capacity: 1000 }), (t) => { for (const k of zipf) t.add(k); }));
-const topN = Math.min(N, 20_000); // bloom-filters' TopK is slow: fewer items
-row('top_k_add', `bloom-filters TopK (k 100; ${topN} items)`, time(() => new bloom.TopK(100, 0.001, 0.99), (t) => { for (let i = 0; i < topN; i++) t.add(zipf[i]); }, topN));
+const slowZ = Math.min(N, 20_000);
+const cms = { impl: 'edgesketch (ε 0.001, δ 0.01)', setup: () => new es.CountMinSketch({ epsilon: 0.001, delta: 0.01 }), run: (c) => { for (const k of zipf) c.add(k); } };
+const cmsBloom = { impl: `bloom-filters CountMinSketch (same ε, δ; ${slowZ} items)`, setup: () => bloom.CountMinSketch.create(0.001, 0.01), run: (c) => { for (let i = 0; i < slowZ; i++) c.update(zipf[i], 1); }, items: slowZ };
+table('count_min_add', [cms, cmsBloom]);
+const topk = { impl: 'edgesketch TopK (capacity 1000)', setup: () => new es.TopK({ capacity: 1000 }), run: (t) => { for (const k of zipf) t.add(k); } };
+const topkBloom = { impl: `bloom-filters TopK (k 100; ${slowZ} items)`, setup: () => new bloom.TopK(100, 0.001, 0.99), run: (t) => { for (let i = 0; i < slowZ; i++) t.add(zipf[i]); }, items: slowZ };
+table('top_k_add', [topk, topkBloom]);
 
 // Quantile adds (lognormal-ish latencies).
 const values = Float64Array.from({ length: N }, (_, i) => Math.exp(3 + Math.sin(i * 12.9898) * 1.5));
-row('quantiles_add', 'edgesketch add (α 1 %)', time(() => new es.Quantiles(), (q) => { for (const v of values) q.add(v); }));
-row('quantiles_add', 'edgesketch addMany(Float64Array)', time(() => new es.Quantiles(), (q) => q.addMany(values)));
-row('quantiles_add', '@datadog/sketches-js DDSketch (α 1 %)', time(() => new DDSketch({ relativeAccuracy: 0.01 }), (q) => { for (const v of values) q.accept(v); }));
-row('quantiles_add', 'tdigest', time(() => new TDigest(), (q) => { for (const v of values) q.push(v); }));
+const qAdd = { impl: 'edgesketch add (α 1 %)', setup: () => new es.Quantiles(), run: (q) => { for (const v of values) q.add(v); } };
+const qMany = { impl: 'edgesketch addMany(Float64Array)', setup: () => new es.Quantiles(), run: (q) => q.addMany(values) };
+const dd = { impl: '@datadog/sketches-js DDSketch (α 1 %)', setup: () => new DDSketch({ relativeAccuracy: 0.01 }), run: (q) => { for (const v of values) q.accept(v); } };
+table('quantiles_add', [qAdd, qMany, dd,
+  { impl: 'tdigest', setup: () => new TDigest(), run: (q) => { for (const v of values) q.push(v); } },
+]);
 
 const fmt = (ns) => (ns >= 1000 ? `${(ns / 1000).toPrecision(3)} µs` : `${ns.toPrecision(3)} ns`);
-let group = '';
-console.log(`Node ${process.version}, N = ${N}, best of ${ROUNDS} rounds after a warm-up round.`);
-for (const r of rows) {
-  if (r.group !== group) {
-    group = r.group;
-    console.log(`\n**${group}**\n`);
-    console.log(r.group === 'hll_error' ? '| implementation | error at N |\n|---|---|' : '| implementation | per item |\n|---|---|');
-  }
-  console.log(`| ${r.impl} | ${r.ns === undefined ? r.note : fmt(r.ns)} |`);
+const x = (r) => `${r.toFixed(2)}×`;
+console.log(`Node ${process.version}, N = ${N}; each group's cases interleaved over ${ROUNDS} rounds after a warm-up round.`);
+for (const t of tables) {
+  console.log(`\n**${t.title}**\n\n| implementation | per item, median | best |\n|---|---|---|`);
+  for (const c of t.cases) console.log(`| ${c.impl} | ${fmt(median(c.rounds))} | ${fmt(Math.min(...c.rounds))} |`);
 }
+console.log('\n**hll_error**\n\n| implementation | error at N |\n|---|---|');
+for (const [impl, e] of errors) console.log(`| ${impl} | ${e} |`);
+console.log('\n**goals** (median of per-round ratios)\n\n| goal | measured | |\n|---|---|---|');
+const goal = (what, measured, met) => console.log(`| ${what} | ${measured} | ${met ? 'met' : 'not met'} |`);
+goal('add(string) within 1.1× of a no-op string call', `${x(ratio(add, noop))} the no-op`, ratio(add, noop) <= 1.1);
+goal('batched string adds ≤ 1.0× the pure-JS baseline', `addMany ${x(ratio(addMany, pureJs))}, addBytes ${x(ratio(addBytes, pureJs))}`, ratio(addMany, pureJs) <= 1.0);
+goal('count-min adds ≥ 50× faster than bloom-filters', `${x(ratio(cmsBloom, cms))} faster`, ratio(cmsBloom, cms) >= 50);
+goal('top-K adds ≥ 50× faster than bloom-filters', `${x(ratio(topkBloom, topk))} faster`, ratio(topkBloom, topk) >= 50);
+goal('quantile adds no slower than DDSketch', `add ${x(ratio(qAdd, dd))}, addMany ${x(ratio(qMany, dd))} its time`, ratio(qAdd, dd) <= 1.0);
+goal('dense merge ≤ 2 µs', `${fmt(median(mergeFresh.rounds))} into a fresh copy`, median(mergeFresh.rounds) <= 2000);

@@ -62,6 +62,7 @@ use crate::codec::{self, FamilyCodec, Reader};
 use crate::error::{Error, Result};
 use crate::hash::TableHasher;
 use crate::ledger::Admission;
+use crate::sort;
 use crate::wire;
 use crate::wire::leaderboard::{CHUNK, MAX_CAPACITY, MAX_MEMBER_LEN};
 
@@ -692,7 +693,8 @@ impl Leaderboard {
     /// Every member, by member bytes (the canonical order of the wire format).
     fn by_member(&self) -> Vec<&Member> {
         let mut out: Vec<&Member> = self.members.iter().flatten().collect();
-        out.sort_by(|a, b| a.bytes.cmp(&b.bytes));
+        // Members are unique: a total order.
+        sort::sort_by(&mut out, |a, b| a.bytes.cmp(&b.bytes));
         out
     }
 
@@ -857,7 +859,8 @@ impl FamilyCodec for Leaderboard {
             .enumerate()
             .filter_map(|(i, m)| m.as_ref().map(|m| (m.score, i as u32)))
             .collect();
-        sorted.sort_by(|&a, &b| board.cmp_entries(a, b));
+        // Ties on score fall to the (unique) member bytes: a total order.
+        sort::sort_by(&mut sorted, |&a, &b| board.cmp_entries(a, b));
         board.chunks = sorted.chunks(CHUNK).map(<[_]>::to_vec).collect();
         board.len = n;
         board.rebuild_fenwick();

@@ -51,6 +51,7 @@ use crate::codec::{self, FamilyCodec, Reader};
 use crate::error::{Error, Result};
 use crate::hash::TableHasher;
 use crate::ledger::Admission;
+use crate::sort;
 use crate::wire;
 use crate::wire::topk::{MAX_CAPACITY, MAX_ITEM_LEN};
 
@@ -270,7 +271,10 @@ impl TopK {
     /// Monitored items by count (largest first; ties by item bytes).
     fn sorted(&self) -> Vec<&Slot> {
         let mut out: Vec<&Slot> = self.slots.iter().collect();
-        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.item.cmp(&b.item)));
+        // Items are unique: a total order (what `sort::sort_by` asks).
+        sort::sort_by(&mut out, |a, b| {
+            b.count.cmp(&a.count).then_with(|| a.item.cmp(&b.item))
+        });
         out
     }
 
@@ -293,7 +297,7 @@ impl TopK {
         let beyond = sorted.get(k).map_or(0, |s| s.count).max(self.floor);
         // The k-th largest lower bound: an item is possible if its upper bound reaches it.
         let mut lowers: Vec<u64> = sorted.iter().map(|s| s.count - s.error).collect();
-        lowers.sort_unstable_by(|a, b| b.cmp(a));
+        sort::sort_by(&mut lowers, |a, b| b.cmp(a));
         let kth_lower = lowers.get(k - 1).copied().unwrap_or(0);
         let mut report = TopReport {
             floor: self.floor,
@@ -353,7 +357,8 @@ impl TopK {
                 ));
             }
         }
-        union.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        // Unique items: a total order.
+        sort::sort_by(&mut union, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let keep = (self.capacity as usize).min(union.len());
         let dropped = union.get(keep).map_or(0, |d| d.1);
         let floor = self.floor.saturating_add(other.floor).max(dropped);
@@ -497,7 +502,7 @@ impl FamilyCodec for TopK {
         r.finish("top-K payload")?;
         let distinct = {
             let mut items: Vec<&[u8]> = counters.iter().map(|c| c.0.as_slice()).collect();
-            items.sort_unstable();
+            sort::sort_by(&mut items, |a, b| a.cmp(b));
             items.windows(2).all(|w| w[0] != w[1])
         };
         if !distinct {

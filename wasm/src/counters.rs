@@ -409,6 +409,18 @@ impl JsUniqueSeries {
         Ok(self.inner.add(item.as_bytes(), t).is_ok())
     }
 
+    /// `add` of the item in the scratch buffer (pkg-template/batch.js; internal): 1 if added,
+    /// 0 if outside the accepted window (`add`'s true and false), 2 if the time or the item is
+    /// refused, with nothing changed (`add` says why).
+    #[wasm_bindgen(js_name = __addScratch, skip_typescript)]
+    pub fn add_scratch(&mut self, len: u32, timestamp_ms: Option<f64>) -> u8 {
+        let Ok(t) = millis_or_now(timestamp_ms, "timestampMs") else {
+            return 2;
+        };
+        crate::scratch::with_item(len, |item| u8::from(self.inner.add(item, t).is_ok()))
+            .unwrap_or(2)
+    }
+
     /// `{ value, stdError, lower, upper, exact, fromMs, toMs, buckets, truncated }`: distinct
     /// items over buckets starting in `[fromMs, toMs)`.
     pub fn unique(&self, from_ms: f64, to_ms: f64) -> JsResult<JsValue> {

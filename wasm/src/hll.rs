@@ -4,7 +4,7 @@ use edgesketch::HyperLogLog;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use crate::{EstimateJs, JsResult, js_error, options, packed, plain};
+use crate::{EstimateJs, JsResult, js_error, options, packed, plain, scratch};
 
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -42,6 +42,22 @@ impl JsHyperLogLog {
     /// Adds one item (its UTF-8 bytes).
     pub fn add(&mut self, item: &str) {
         self.inner.insert(item.as_bytes());
+    }
+
+    /// `add` of the item in the scratch buffer (pkg-template/batch.js; internal): false if
+    /// the buffer is shorter than `len`.
+    #[wasm_bindgen(js_name = __addScratch, skip_typescript)]
+    pub fn add_scratch(&mut self, len: u32) -> bool {
+        scratch::with_item(len, |item| self.inner.insert(item)).is_some()
+    }
+
+    /// `addMany` of the batch in the scratch buffer (internal).
+    #[wasm_bindgen(js_name = __addScratchMany, skip_typescript)]
+    pub fn add_scratch_many(&mut self, count: u32, data_len: u32) -> JsResult<()> {
+        scratch::with_items(count, data_len, |item| {
+            self.inner.insert(item);
+            Ok(())
+        })
     }
 
     /// Adds many strings in one call.

@@ -16,6 +16,7 @@ mod counters;
 mod envelope;
 mod hll;
 mod rankings;
+mod scratch;
 
 pub use counters::{JsCounter, JsUniqueSeries, JsWindowCounter};
 pub use envelope::{JsEnvelopeReader, JsRecorder};

@@ -295,6 +295,25 @@ impl JsTopK {
         self.inner.insert(item.as_bytes(), weight).map_err(js_error)
     }
 
+    /// `add` of the item in the scratch buffer (pkg-template/batch.js; internal): false, with
+    /// nothing changed, if the weight or the item is refused (`add` says why).
+    #[wasm_bindgen(js_name = __addScratch, skip_typescript)]
+    pub fn add_scratch(&mut self, len: u32, weight: f64) -> bool {
+        let Ok(weight) = count(weight, "weight") else {
+            return false;
+        };
+        crate::scratch::with_item(len, |item| self.inner.insert(item, weight).is_ok())
+            .unwrap_or(false)
+    }
+
+    /// `addMany` of the batch in the scratch buffer (internal).
+    #[wasm_bindgen(js_name = __addScratchMany, skip_typescript)]
+    pub fn add_scratch_many(&mut self, count: u32, data_len: u32) -> JsResult<()> {
+        crate::scratch::with_items(count, data_len, |item| {
+            self.inner.insert(item, 1).map_err(js_error)
+        })
+    }
+
     /// Counts many strings once each.
     #[wasm_bindgen(js_name = addMany)]
     pub fn add_many(&mut self, items: Vec<String>) -> JsResult<()> {
@@ -459,6 +478,33 @@ impl JsCountMinSketch {
         let weight = count(weight.unwrap_or(1.0), "weight")?;
         self.inner.add(item.as_bytes(), weight);
         Ok(())
+    }
+
+    /// Counts many strings once each.
+    #[wasm_bindgen(js_name = addMany)]
+    pub fn add_many(&mut self, items: Vec<String>) {
+        for item in &items {
+            self.inner.add(item.as_bytes(), 1);
+        }
+    }
+
+    /// `add` of the item in the scratch buffer (pkg-template/batch.js; internal): false, with
+    /// nothing changed, if the weight is refused (`add` says why).
+    #[wasm_bindgen(js_name = __addScratch, skip_typescript)]
+    pub fn add_scratch(&mut self, len: u32, weight: f64) -> bool {
+        let Ok(weight) = count(weight, "weight") else {
+            return false;
+        };
+        crate::scratch::with_item(len, |item| self.inner.add(item, weight)).is_some()
+    }
+
+    /// `addBytes` of the batch in the scratch buffer (internal).
+    #[wasm_bindgen(js_name = __addScratchMany, skip_typescript)]
+    pub fn add_scratch_many(&mut self, count: u32, data_len: u32) -> JsResult<()> {
+        crate::scratch::with_items(count, data_len, |item| {
+            self.inner.add(item, 1);
+            Ok(())
+        })
     }
 
     /// Counts byte items packed in one buffer (see `HyperLogLog.addBytes`), once each.
