@@ -194,6 +194,8 @@ fn codec(c: &mut Criterion) {
     for (name, n) in [
         ("sparse_1000", 1000usize),
         ("sparse_5000", 5000),
+        // Mid range (the registers plus a key bitmap): what a merge server re-encodes most.
+        ("mid_10000", 10_000),
         ("dense", 200_000),
     ] {
         let h = ours_of(&keys("user-", n));

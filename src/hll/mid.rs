@@ -109,25 +109,41 @@ impl Mid {
         // for each index with any bit set, its fields in key order (reversed field value).
         let w = self.layout.width();
         let runs = 1usize << w;
+        let p = self.layout.p;
+        // Key order within an index is by reversed field: slot r holds field reverse(r).
+        let mut field = [0u64; 8];
+        for (r, f) in field.iter_mut().enumerate().take(runs) {
+            *f = reverse_low_bits(r as u64, w);
+        }
         let mut out = Vec::with_capacity(self.count as usize);
         let mut column = [0u64; 8];
         for block in 0..words_per_run {
             let mut any = 0u64;
-            for (r, slot) in column.iter_mut().enumerate().take(runs) {
-                // Key order within an index is by reversed field: slot r holds field reverse(r).
-                let f = reverse_low_bits(r as u64, w) as usize;
-                *slot = self.occupied[f * words_per_run + block];
-                any |= *slot;
+            for r in 0..runs {
+                column[r] = self.occupied[field[r] as usize * words_per_run + block];
+                any |= column[r];
             }
             while any != 0 {
                 let bit = any.trailing_zeros();
                 any &= any - 1;
                 let index = (block as u64) * 64 + u64::from(bit);
+                // The index's fields as one byte, gathered without a branch per field (those
+                // branches, taken at random, were most of the cost of listing a mid sketch).
+                let mut present = 0u32;
                 for (r, word) in column.iter().enumerate().take(runs) {
-                    if word >> bit & 1 != 0 {
-                        let f = reverse_low_bits(r as u64, w);
-                        out.push(entry_at(f << self.layout.p | index));
-                    }
+                    present |= ((word >> bit) as u32 & 1) << r;
+                }
+                let register = registers[index as usize];
+                while present != 0 {
+                    let r = present.trailing_zeros() as usize;
+                    present &= present - 1;
+                    let key = index << w | r as u64;
+                    out.push(self.layout.entry_with_register(key, register));
+                    debug_assert_eq!(
+                        key,
+                        self.layout.key_for_hash(field[r] << p | index),
+                        "slot r of an index is its key with field bits r"
+                    );
                 }
             }
         }
