@@ -2,8 +2,9 @@
 //! a heapsort on wasm32.
 //!
 //! Why: each `sort_by` of `core` instantiates its quicksort, small-sort networks and fallback
-//! anew for every element type and comparator (5-15 KB of wasm each; six sites made ~70 KB of
-//! the npm package's `.wasm`), while a heapsort is one short loop per site. It does at most
+//! anew for every element type and comparator, while a heapsort is one short loop per site:
+//! moving six sites here cut the npm package's `.wasm` from 458,212 to 418,987 bytes (179,696 to
+//! 164,375 gzipped). It does at most
 //! `2 n log2 n` comparisons, so it is slower than `core`'s sort by a small factor, on sizes (a
 //! top-K's capacity, a leaderboard being encoded) where that is microseconds.
 //!
