@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import * as es from 'edgesketch';
 import { checkGolden } from './golden.mjs';
@@ -165,6 +165,36 @@ test('string items cross through the scratch buffer as exactly their UTF-8 bytes
   assert.throws(() => cmsMany.addMany('not an array'), /takes an array of strings/);
   assert.throws(() => cmsMany.add('x', -1), /weight/);
   assert.deepEqual(cmsMany.toBytes(), untouched);
+});
+
+test('the scratch buffer\'s internal entry points refuse lengths and offsets that do not fit', () => {
+  // Not public API, but reachable from JS: they must check what they are told like any decoder.
+  const dir = dirname(require.resolve('edgesketch'));
+  const glue = require(join(dir, 'node', 'edgesketch.js'));
+  const h = new es.HyperLogLog();
+  h.add('kept');
+  const before = h.toBytes();
+  const base = glue.__scratchReserve(64);
+  const memory = glue.__memory();
+  const held = 64 * 1024 * 1024; // more than the buffer holds, whatever earlier tests grew it to
+  assert.equal(h.__addScratch(held), false);
+  const ends = (values) => new Uint32Array(memory.buffer, base, values.length).set(values);
+  ends([3, 2]); // out of order
+  assert.throws(() => h.__addScratchMany(2, 8), /ends\[1\] = 2 is out of order/);
+  ends([2, 9]); // past the batch's bytes
+  assert.throws(() => h.__addScratchMany(2, 8), /ends\[1\] = 9 is out of order or past the batch's 8 bytes/);
+  assert.throws(() => h.__addScratchMany(held, 0), /scratch buffer holds \d+ bytes/);
+  const t = new es.TopK({ capacity: 4 });
+  assert.equal(t.__addScratch(held, 1), false);
+  assert.equal(t.__addScratch(0, -1), false);
+  assert.equal(t.__addScratch(0, 1.5), false);
+  assert.equal(t.total, 0n);
+  assert.deepEqual(h.toBytes(), before);
+  // And a good batch through the same door lands.
+  new Uint8Array(memory.buffer, base + 8, 8).set(new TextEncoder().encode('abcdefgh'));
+  ends([3, 8]);
+  h.__addScratchMany(2, 8);
+  assert.equal(h.count(), 3);
 });
 
 test('Quantiles.add buffers values, and nothing can observe the buffer', () => {

@@ -21,12 +21,20 @@ pub(crate) struct BitWriter {
 }
 
 impl BitWriter {
+    #[cfg(test)]
     pub(crate) fn with_capacity(bytes: usize) -> Self {
-        let mut out = Vec::with_capacity(bytes + 8);
-        out.resize(8, 0);
+        Self::appending(Vec::new(), bytes)
+    }
+
+    /// A writer whose stream follows the bytes already in `out`, with room for about `bytes`
+    /// more ([`BitWriter::finish`] gives `out` back, extended): no copy of the stream afterwards.
+    pub(crate) fn appending(mut out: Vec<u8>, bytes: usize) -> Self {
+        let pos = out.len();
+        out.reserve(bytes + 8);
+        out.resize(pos + 8, 0);
         BitWriter {
             out,
-            pos: 0,
+            pos,
             acc: 0,
             len: 0,
         }

@@ -679,11 +679,19 @@ impl FamilyCodec for HyperLogLog {
         match bits {
             Some(bits) => {
                 let to = Layout { p, bits };
-                let entries = sparse::convert_all(&entries, layout, to);
+                // Written in place: no copy of the entries when the width is kept (the usual
+                // case), none of the stream. A merge server encodes many of these per batch.
+                let converted;
+                let entries = if to == layout {
+                    &entries
+                } else {
+                    converted = sparse::convert_all(&entries, layout, to);
+                    &converted
+                };
                 out.push(REPR_SPARSE);
                 out.push(bits);
                 codec::put_varint_u32(out, entries.len() as u32);
-                out.extend_from_slice(&sparse::encode_stream(&entries, to));
+                *out = sparse::encode_stream_onto(core::mem::take(out), entries, to);
             }
             None => {
                 out.push(REPR_DENSE);

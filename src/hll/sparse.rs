@@ -343,9 +343,15 @@ pub(crate) fn reduced_stream_len(entries: &[Entry], from: Layout, to_bits: u8) -
 }
 
 /// Rice-codes sorted, deduplicated entries with the canonical parameter.
+#[cfg(test)]
 pub(crate) fn encode_stream(entries: &[Entry], layout: Layout) -> Vec<u8> {
+    encode_stream_onto(Vec::new(), entries, layout)
+}
+
+/// [`encode_stream`] appended to `out`.
+pub(crate) fn encode_stream_onto(out: Vec<u8>, entries: &[Entry], layout: Layout) -> Vec<u8> {
     let k = rice_k(layout.bits, entries.len() as u64);
-    let mut w = StreamWriter::new(layout, k, entries.len());
+    let mut w = StreamWriter::new(out, layout, k, entries.len());
     for &e in entries {
         w.push(e);
     }
@@ -361,10 +367,10 @@ struct StreamWriter {
 }
 
 impl StreamWriter {
-    fn new(layout: Layout, k: u32, expected: usize) -> Self {
+    fn new(out: Vec<u8>, layout: Layout, k: u32, expected: usize) -> Self {
         StreamWriter {
             // Rice costs about k + 1.5 bits a key; the extras rarely more than a bit.
-            bits: BitWriter::with_capacity(expected * (k as usize + 3) / 8 + 8),
+            bits: BitWriter::appending(out, expected * (k as usize + 3) / 8 + 8),
             layout,
             k,
             next: 0,
