@@ -88,34 +88,44 @@ function scratchOf(wasm) {
   };
 }
 
-/** Values buffered before they cross into WebAssembly together (2 KB). */
+/** Values a Quantiles object buffers before they cross into WebAssembly together (512 bytes). */
 const QUANTILE_BUFFER = 256;
 /** Above this count an add could overflow the sketch's u64 count: no buffering, so the error
  * comes from the `add` that causes it. */
 const QUANTILE_COUNT_LIMIT = (1n << 64n) - 1n - BigInt(QUANTILE_BUFFER);
 
-/** `Quantiles.add(value)` collects finite values in one module-wide buffer that belongs to the
- * last sketch added to; it crosses into WebAssembly as one `addMany` when full, when another
- * sketch adds, and before any other method or getter of any Quantiles runs. So everything a
- * call can observe, down to the bytes of the float sum (the same additions in the same order),
- * is what one-at-a-time adds give. A non-finite value flushes and takes the plain path, which
- * throws as before. (One buffer for all: a property per object made every add slower.) */
+/** `Quantiles.add(value)` collects finite values in a small buffer of the object's own, applied
+ * as one `addMany` when full and before any other method or getter of that object runs (or of a
+ * Quantiles passed to one, as `merge` takes). So everything a call can observe, down to the bytes
+ * of the float sum (the same additions in the same order), is what one-at-a-time adds give. A
+ * non-finite value flushes and takes the plain path, which throws as before.
+ *
+ * The object added to last keeps its count in a plain variable (`owner`, `ownerCount`): adds to
+ * one sketch then cost a third less than with the count in the buffer. Measured alternatives: one
+ * buffer shared by all sketches (adds alternating between two cost 230 ns each), and the count
+ * kept in the buffer only (1.3x DDSketch's time). */
 function withBufferedQuantiles(Quantiles) {
   const proto = Quantiles?.prototype;
   if (!proto || typeof proto.addMany !== 'function') return;
   const plainAdd = proto.add;
   const plainAddMany = proto.addMany;
   const plainCount = Object.getOwnPropertyDescriptor(proto, 'count').get;
-  const buffer = new Float64Array(QUANTILE_BUFFER);
+  // Each buffer: the values from slot 1; slot 0 holds their count while its object is not `owner`.
   let owner = null;
-  let buffered = 0;
-  const flush = () => {
-    if (owner === null) return;
-    const q = owner;
-    const n = buffered;
+  let ownerBuffer = null;
+  let ownerCount = 0;
+  const park = () => {
+    if (owner !== null) ownerBuffer[0] = ownerCount;
     owner = null;
-    buffered = 0;
-    if (n > 0) plainAddMany.call(q, buffer.subarray(0, n));
+  };
+  const flush = (q) => {
+    if (q === owner) park();
+    const b = q.__buffer;
+    if (b !== undefined && b[0] > 0) {
+      const n = b[0];
+      b[0] = 0;
+      plainAddMany.call(q, b.subarray(1, 1 + n));
+    }
   };
   for (const name of Object.getOwnPropertyNames(proto)) {
     if (name === 'constructor' || name === 'add') continue;
@@ -125,14 +135,19 @@ function withBufferedQuantiles(Quantiles) {
       d.value = name === 'free'
         // Freed: what it had buffered goes with it.
         ? function free() {
-          if (owner === this) { owner = null; buffered = 0; }
+          if (this === owner) park();
+          if (this.__buffer !== undefined) this.__buffer[0] = 0;
           return plain.call(this);
         }
-        : function (...args) { flush(); return plain.apply(this, args); };
+        : function (...args) {
+          flush(this);
+          for (const a of args) if (a instanceof Quantiles) flush(a);
+          return plain.apply(this, args);
+        };
     }
     if (d.get) {
       const plain = d.get;
-      d.get = function () { flush(); return plain.call(this); };
+      d.get = function () { flush(this); return plain.call(this); };
     }
     Object.defineProperty(proto, name, d);
   }
@@ -141,19 +156,20 @@ function withBufferedQuantiles(Quantiles) {
     configurable: true,
     writable: true,
     value: function add(value) {
-      if (owner !== this) {
-        flush();
-        if (typeof value !== 'number' || !Number.isFinite(value) ||
-          plainCount.call(this) > QUANTILE_COUNT_LIMIT) {
-          return plainAdd.call(this, value);
-        }
-        owner = this;
-      } else if (typeof value !== 'number' || !Number.isFinite(value)) {
-        flush();
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        flush(this);
         return plainAdd.call(this, value);
       }
-      buffer[buffered++] = value;
-      if (buffered === QUANTILE_BUFFER) flush();
+      if (this !== owner) {
+        park();
+        ownerBuffer = this.__buffer ??= new Float64Array(1 + QUANTILE_BUFFER);
+        ownerCount = ownerBuffer[0] | 0; // an int, not a double: V8 keeps the adds on its fast path
+        owner = this;
+      }
+      // A fresh fill: first, the count's room.
+      if (ownerCount === 0 && plainCount.call(this) > QUANTILE_COUNT_LIMIT) return plainAdd.call(this, value);
+      ownerBuffer[++ownerCount] = value;
+      if (ownerCount === QUANTILE_BUFFER) flush(this);
     },
   });
 }
@@ -169,21 +185,22 @@ export function withFastBatches(wasm) {
     // The scratch methods answer a status, not a `Result` (see wasm/src/scratch.rs); on a
     // refusal, which changed nothing, the plain method repeats the call and throws the precise
     // error (or answers as it would have).
-    const adds = {
+    const weighted = function add(item, weight) {
+      if (typeof item !== 'string' || !this.__addScratch(scratch.one(item), weight ?? 1)) {
+        plainAdd.call(this, item, weight);
+      }
+    };
+    const add = {
       HyperLogLog: function add(item) {
         if (typeof item !== 'string' || !this.__addScratch(scratch.one(item))) plainAdd.call(this, item);
       },
-      TopK: function add(item, weight) {
-        if (typeof item !== 'string' || !this.__addScratch(scratch.one(item), weight ?? 1)) {
-          plainAdd.call(this, item, weight);
-        }
-      },
+      TopK: weighted,
+      CountMinSketch: weighted,
       UniqueSeries: function add(item, timestampMs) {
         const added = typeof item === 'string' ? this.__addScratch(scratch.one(item), timestampMs) : 2;
         return added === 2 ? plainAdd.call(this, item, timestampMs) : added === 1;
       },
-    };
-    const add = adds[name] ?? adds.TopK;
+    }[name];
     Object.defineProperty(proto, 'add', { configurable: true, writable: true, value: add });
     if (typeof proto.__addScratchMany === 'function') {
       Object.defineProperty(proto, 'addMany', {

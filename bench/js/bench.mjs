@@ -160,7 +160,9 @@ const values = Float64Array.from({ length: N }, (_, i) => Math.exp(3 + Math.sin(
 const qAdd = { impl: 'edgesketch add (α 1 %)', setup: () => new es.Quantiles(), run: (q) => { for (const v of values) q.add(v); } };
 const qMany = { impl: 'edgesketch addMany(Float64Array)', setup: () => new es.Quantiles(), run: (q) => q.addMany(values) };
 const dd = { impl: '@datadog/sketches-js DDSketch (α 1 %)', setup: () => new DDSketch({ relativeAccuracy: 0.01 }), run: (q) => { for (const v of values) q.accept(v); } };
-table('quantiles_add', [qAdd, qMany, dd,
+// Two sketches fed in turn (latency per endpoint, requests interleaved): each keeps its own buffer.
+const qAlternating = { impl: 'edgesketch add, alternating between two sketches', setup: () => { const qs = [new es.Quantiles(), new es.Quantiles()]; return { qs, free: () => qs.forEach((q) => q.free()) }; }, run: ({ qs }) => { for (let i = 0; i < N; i++) qs[i & 1].add(values[i]); } };
+table('quantiles_add', [qAdd, qAlternating, qMany, dd,
   { impl: 'tdigest', setup: () => new TDigest(), run: (q) => { for (const v of values) q.push(v); } },
 ]);
 
@@ -179,5 +181,5 @@ goal('add(string) within 1.1× of a no-op string call', `${x(ratio(add, noop))} 
 goal('batched string adds ≤ 1.0× the pure-JS baseline', `addMany ${x(ratio(addMany, pureJs))}, addBytes ${x(ratio(addBytes, pureJs))}`, ratio(addMany, pureJs) <= 1.0);
 goal('count-min adds ≥ 50× faster than bloom-filters', `${x(ratio(cmsBloom, cms))} faster`, ratio(cmsBloom, cms) >= 50);
 goal('top-K adds ≥ 50× faster than bloom-filters', `${x(ratio(topkBloom, topk))} faster`, ratio(topkBloom, topk) >= 50);
-goal('quantile adds no slower than DDSketch', `add ${x(ratio(qAdd, dd))}, addMany ${x(ratio(qMany, dd))} its time`, ratio(qAdd, dd) <= 1.0);
+goal('quantile adds no slower than DDSketch', `add ${x(ratio(qAdd, dd))} (alternating ${x(ratio(qAlternating, dd))}), addMany ${x(ratio(qMany, dd))} its time`, ratio(qAdd, dd) <= 1.0 && ratio(qAlternating, dd) <= 1.0);
 goal('dense merge ≤ 2 µs', `${fmt(median(mergeFresh.rounds))} into a fresh copy`, median(mergeFresh.rounds) <= 2000);
