@@ -8,10 +8,13 @@
 //!    admits it (new, duplicate or refused), each entry merges into a copy of the stored sketch,
 //!    quotas are checked, and only then is the admission recorded. Copies go into the batch's
 //!    dirty set; nothing visible has changed yet.
-//! 3. One transaction writes the dirty sketches and the touched tenants' ledgers. Only after it
-//!    commits are the copies put into the cache and every request of the batch answered, so an
-//!    "applied" answer means "on disk", and a crash before the commit loses only unanswered work
-//!    (its senders retry the same bytes, which the recovered ledger has not seen).
+//! 3. One transaction writes the dirty sketches and the touched tenants' ledgers. A stored
+//!    HyperLogLog that merged only small sparse entries is not re-encoded: the entries' bytes are
+//!    appended as its deltas (until they add up to its size; then it is written whole and they
+//!    are dropped), and a load merges them back in order, so the value is the same byte for byte.
+//!    Only after the commit are the copies put into the cache and every request of the batch
+//!    answered, so an "applied" answer means "on disk", and a crash before the commit loses only
+//!    unanswered work (its senders retry the same bytes, which the recovered ledger has not seen).
 //! 4. If the commit fails, the touched tenants' ledgers and usage are reloaded from the store
 //!    (forgetting this batch's admissions) and every request of the batch gets 503: retry.
 
@@ -209,9 +212,28 @@ pub fn key_prefix(key: &str) -> &str {
     key.split([':', '/', '.']).next().unwrap_or(key)
 }
 
+/// What the store holds of a key, in bytes: its sketch as last written whole, and the deltas
+/// appended since ([`crate::store::CommitBatch::deltas`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct StoredSize {
+    whole: usize,
+    deltas: usize,
+}
+
+impl StoredSize {
+    fn total(self) -> usize {
+        self.whole + self.deltas
+    }
+}
+
+/// Deltas of a key may add up to its whole sketch's size, or this much if that is smaller,
+/// before the key is written whole again: rewriting a sketch of `n` bytes then costs at most
+/// what `n` bytes of deltas did, and a read merges at most that much on top of the sketch.
+const DELTAS_MIN_BYTES: usize = 1024;
+
 struct CacheEntry {
     sketch: Arc<Sketch>,
-    size: usize,
+    stored: StoredSize,
     used: u64,
 }
 
@@ -233,26 +255,26 @@ fn cache_key(tenant: &str, key: &str) -> String {
 }
 
 impl Cache {
-    fn get(&mut self, key: &str) -> Option<(Arc<Sketch>, usize)> {
+    fn get(&mut self, key: &str) -> Option<(Arc<Sketch>, StoredSize)> {
         self.tick += 1;
         let tick = self.tick;
         self.map.get_mut(key).map(|e| {
             e.used = tick;
-            (e.sketch.clone(), e.size)
+            (e.sketch.clone(), e.stored)
         })
     }
 
-    fn insert(&mut self, key: String, sketch: Arc<Sketch>, size: usize) {
+    fn insert(&mut self, key: String, sketch: Arc<Sketch>, stored: StoredSize) {
         self.tick += 1;
         let entry = CacheEntry {
             sketch,
-            size,
+            stored,
             used: self.tick,
         };
         if let Some(old) = self.map.insert(key, entry) {
-            self.bytes -= old.size;
+            self.bytes -= old.stored.total();
         }
-        self.bytes += size;
+        self.bytes += stored.total();
         if self.bytes > self.budget {
             // Evict down to 90 % of the budget in one go, so eviction's sort is amortised.
             let target = self.budget / 10 * 9;
@@ -264,7 +286,7 @@ impl Cache {
                     break;
                 }
                 if let Some(e) = self.map.remove(&k) {
-                    self.bytes -= e.size;
+                    self.bytes -= e.stored.total();
                 }
             }
         }
@@ -436,7 +458,11 @@ impl Shared {
         Ok(self.lookup(tenant, key)?.map(|(s, _)| s))
     }
 
-    fn lookup(&self, tenant: &str, key: &str) -> Result<Option<(Arc<Sketch>, usize)>, ApiError> {
+    fn lookup(
+        &self,
+        tenant: &str,
+        key: &str,
+    ) -> Result<Option<(Arc<Sketch>, StoredSize)>, ApiError> {
         let ck = cache_key(tenant, key);
         // The store is read under the cache lock: the writer inserts a newer version only after
         // its commit and under this lock, so a version read here can never overwrite a newer one.
@@ -446,19 +472,26 @@ impl Shared {
             return Ok(Some(hit));
         }
         self.metrics.cache_misses.inc();
-        let Some(bytes) = self
+        let Some(stored) = self
             .store
             .load_sketch(tenant, key)
             .map_err(|e| store_unavailable(&e))?
         else {
             return Ok(None);
         };
-        let sketch = Sketch::from_bytes(&bytes)
+        let mut sketch = Sketch::from_bytes(&stored.bytes)
             .map_err(|e| ApiError::internal("a stored sketch does not decode", e))?;
+        for delta in &stored.deltas {
+            merge_delta(&mut sketch, delta)?;
+        }
+        let size = StoredSize {
+            whole: stored.bytes.len(),
+            deltas: stored.stored_len() - stored.bytes.len(),
+        };
         let sketch = Arc::new(sketch);
-        cache.insert(ck, sketch.clone(), bytes.len());
+        cache.insert(ck, sketch.clone(), size);
         self.update_cache_gauges(&cache);
-        Ok(Some((sketch, bytes.len())))
+        Ok(Some((sketch, size)))
     }
 
     fn update_cache_gauges(&self, cache: &Cache) {
@@ -506,6 +539,50 @@ impl Shared {
         let state = self.tenant_state(&mut tenants, tenant)?;
         Ok(drift_report(state, now, self.config.drift_grace_ms))
     }
+}
+
+/// Merges a stored delta into the sketch it was appended to, as the writer merged it.
+fn merge_delta(sketch: &mut Sketch, delta: &[u8]) -> Result<(), ApiError> {
+    let delta = Sketch::from_bytes(delta)
+        .map_err(|e| ApiError::internal("a stored delta does not decode", e))?;
+    match (sketch, &delta) {
+        (Sketch::HyperLogLog(h), Sketch::HyperLogLog(d)) => h
+            .merge(d)
+            .map_err(|e| ApiError::internal("a stored delta does not merge", e)),
+        (s, d) => Err(ApiError::internal(
+            "a stored delta does not merge",
+            CoreError::ParameterMismatch {
+                what: "sketch family",
+                left: u64::from(s.family().id()),
+                right: u64::from(d.family().id()),
+            },
+        )),
+    }
+}
+
+/// A staged key's deltas after it merged `entry`, or `None` once the key must be written whole:
+/// a key the batch creates, an entry that is not a sparse HyperLogLog (a dense one is as large
+/// as the sketch it merges into), or deltas past [`DELTAS_MIN_BYTES`] or the sketch's size.
+fn with_delta(
+    pending: Option<Vec<Vec<u8>>>,
+    base: Option<StoredSize>,
+    entry: &Sketch,
+) -> Option<Vec<Vec<u8>>> {
+    let (base, mut pending) = (base?, pending?);
+    if !matches!(entry, Sketch::HyperLogLog(h) if h.is_sparse()) {
+        return None;
+    }
+    let limit = base.whole.max(DELTAS_MIN_BYTES);
+    let before = base.deltas + pending.iter().map(Vec::len).sum::<usize>();
+    if before >= limit {
+        return None;
+    }
+    let bytes = entry.to_bytes();
+    if before + bytes.len() > limit {
+        return None;
+    }
+    pending.push(bytes);
+    Some(pending)
 }
 
 fn fraction(missing: u64, applied: u64) -> f64 {
@@ -588,15 +665,43 @@ pub struct Incoming {
     pub supersedes: Vec<u64>,
 }
 
-/// A merged sketch waiting for the batch's commit. It is encoded once, at the commit, however
-/// many envelopes of the batch merged into it (encoding a mid-size sparse HyperLogLog costs more
-/// than merging into it).
+/// A merged sketch waiting for the batch's commit. It is written as deltas (the entries it
+/// merged, see [`with_delta`]) or else encoded whole once, at the commit, however many envelopes
+/// of the batch merged into it: encoding a mid-size sparse HyperLogLog costs far more than
+/// merging a small entry into it.
 struct Staged {
     tenant: Arc<str>,
     key: String,
     sketch: Arc<Sketch>,
-    /// Its stored size before this batch (`None`: the batch creates the key).
-    base_size: Option<usize>,
+    /// What the store held of it before this batch (`None`: the batch creates the key).
+    base: Option<StoredSize>,
+    /// The entries it merged in this batch, in order, to append as deltas; `None`: write it whole.
+    deltas: Option<Vec<Vec<u8>>>,
+}
+
+/// How a staged sketch is written.
+enum Write {
+    Whole(Vec<u8>),
+    Deltas(Vec<Vec<u8>>),
+}
+
+impl Write {
+    /// What the store holds of the key after the write.
+    fn stored(&self, base: Option<StoredSize>) -> StoredSize {
+        match self {
+            Write::Whole(bytes) => StoredSize {
+                whole: bytes.len(),
+                deltas: 0,
+            },
+            Write::Deltas(deltas) => {
+                let base = base.unwrap_or_default();
+                StoredSize {
+                    whole: base.whole,
+                    deltas: base.deltas + deltas.iter().map(Vec::len).sum::<usize>(),
+                }
+            }
+        }
+    }
 }
 
 /// One batch's changes, by cache key.
@@ -656,35 +761,49 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
             Job::Stop => keep_running = false,
         }
     }
-    // Each changed sketch encoded once; the tenants' stored bytes from the exact sizes.
-    let encoded: Vec<(String, Staged, Vec<u8>)> = batch
+    // Each changed sketch written as its deltas or encoded whole once; the tenants' stored
+    // bytes from the exact sizes.
+    let encoded: Vec<(String, Staged, Write)> = batch
         .dirty
         .drain()
-        .map(|(ck, staged)| {
-            let bytes = staged.sketch.to_bytes();
-            (ck, staged, bytes)
+        .map(|(ck, mut staged)| {
+            let write = match staged.deltas.take() {
+                Some(deltas) => Write::Deltas(deltas),
+                None => Write::Whole(staged.sketch.to_bytes()),
+            };
+            (ck, staged, write)
         })
         .collect();
-    for (_, staged, bytes) in &encoded {
+    for (_, staged, write) in &encoded {
         if let Some(state) = tenants.get_mut(&staged.tenant) {
-            state.usage.bytes = (state.usage.bytes + bytes.len() as u64)
-                .saturating_sub(staged.base_size.unwrap_or(0) as u64);
+            let after = write.stored(staged.base).total();
+            let before = staged.base.map_or(0, StoredSize::total);
+            state.usage.bytes = (state.usage.bytes + after as u64).saturating_sub(before as u64);
         }
     }
     let committed = if encoded.is_empty() && batch.touched.is_empty() {
         Ok(())
     } else {
+        fn write<'a>(s: &'a Staged, bytes: &'a [u8], now: i64) -> SketchWrite<'a> {
+            SketchWrite {
+                tenant: &s.tenant,
+                key: &s.key,
+                family: s.sketch.family().id(),
+                bytes,
+                updated_ms: now,
+            }
+        }
+        let mut sketches = Vec::new();
+        let mut deltas = Vec::new();
+        for (_, staged, w) in &encoded {
+            match w {
+                Write::Whole(bytes) => sketches.push(write(staged, bytes, now)),
+                Write::Deltas(list) => deltas.extend(list.iter().map(|d| write(staged, d, now))),
+            }
+        }
         let writes = CommitBatch {
-            sketches: encoded
-                .iter()
-                .map(|(_, s, bytes)| SketchWrite {
-                    tenant: &s.tenant,
-                    key: &s.key,
-                    family: s.sketch.family().id(),
-                    bytes,
-                    updated_ms: now,
-                })
-                .collect(),
+            sketches,
+            deltas,
             ledgers: batch
                 .touched
                 .iter()
@@ -705,12 +824,13 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
             let mut changed: HashMap<Arc<str>, Vec<String>> = HashMap::new();
             {
                 let mut cache = lock(&shared.cache);
-                for (ck, staged, bytes) in encoded {
+                for (ck, staged, write) in encoded {
+                    let stored = write.stored(staged.base);
                     changed
                         .entry(staged.tenant.clone())
                         .or_default()
                         .push(staged.key);
-                    cache.insert(ck, staged.sketch, bytes.len());
+                    cache.insert(ck, staged.sketch, stored);
                 }
                 shared.update_cache_gauges(&cache);
             }
@@ -787,12 +907,12 @@ fn count_entries(metrics: &Metrics, report: &IngestReport) {
     }
 }
 
-/// A key's sketch inside a batch, and its stored size before the batch (`None`: the batch
-/// creates it).
-type Current = (Arc<Sketch>, Option<usize>);
+/// A key's sketch inside a batch, and what the store held of it before the batch (`None`: the
+/// batch creates it).
+type Current = (Arc<Sketch>, Option<StoredSize>);
 
 /// The current version of a key inside a batch (its staged copy, else the cache or store), and
-/// its stored size before the batch (`None` for a key the batch creates).
+/// what the store held of it before the batch (`None` for a key the batch creates).
 fn current(
     shared: &Shared,
     batch: &Batch,
@@ -800,10 +920,10 @@ fn current(
     key: &str,
 ) -> Result<Option<Current>, ApiError> {
     match batch.dirty.get(&cache_key(tenant, key)) {
-        Some(staged) => Ok(Some((staged.sketch.clone(), staged.base_size))),
+        Some(staged) => Ok(Some((staged.sketch.clone(), staged.base))),
         None => Ok(shared
             .lookup(tenant, key)?
-            .map(|(sketch, size)| (sketch, Some(size)))),
+            .map(|(sketch, stored)| (sketch, Some(stored)))),
     }
 }
 
@@ -866,11 +986,11 @@ fn apply(
             });
             continue;
         }
-        let (mut sketch, base_size, is_new) = match current {
-            Some((stored, base_size)) => {
+        let (mut sketch, base, is_new) = match current {
+            Some((stored, base)) => {
                 let mut s = (*stored).clone();
                 s.advance(now);
-                (s, base_size, false)
+                (s, base, false)
             }
             None => (incoming.emptied_at(now), None, true),
         };
@@ -902,7 +1022,7 @@ fn apply(
                 if is_new {
                     new_keys += 1;
                 }
-                staged.push((key, sketch, base_size));
+                staged.push((key, sketch, base, incoming));
             }
             Err(e) => {
                 let code = match e {
@@ -972,18 +1092,25 @@ fn apply(
     report.merged = staged.len();
     let info = senders.entry(id.replica).or_default();
     info.applied += 1;
-    for (key, sketch, base_size) in staged {
+    for (key, sketch, base, entry) in staged {
         let prefix = key_prefix(key);
         if info.prefixes.len() < MAX_PREFIXES && !info.prefixes.iter().any(|p| p == prefix) {
             info.prefixes.push(prefix.to_string());
         }
+        let ck = cache_key(name, key);
+        // Deltas of earlier envelopes of this batch for the key, or none yet if it is stored.
+        let pending = match batch.dirty.remove(&ck) {
+            Some(earlier) => earlier.deltas,
+            None => Some(Vec::new()),
+        };
         batch.dirty.insert(
-            cache_key(name, key),
+            ck,
             Staged {
                 tenant: name.clone(),
                 key: key.to_string(),
                 sketch: Arc::new(sketch),
-                base_size,
+                base,
+                deltas: with_delta(pending, base, entry),
             },
         );
     }
@@ -1034,7 +1161,7 @@ fn maintain(
             continue;
         }
         let tenant: Arc<str> = tenant.into();
-        let Some((stored, base_size)) = current(shared, batch, &tenant, &key)? else {
+        let Some((stored, base)) = current(shared, batch, &tenant, &key)? else {
             continue;
         };
         let mut sketch = (*stored).clone();
@@ -1047,9 +1174,7 @@ fn maintain(
         if series_buckets(&sketch) == series_buckets(&stored) {
             continue;
         }
-        stage(
-            shared, tenants, batch, &tenant, key, sketch, base_size, false,
-        )?;
+        stage(shared, tenants, batch, &tenant, key, sketch, base, false)?;
     }
     Ok(())
 }
@@ -1073,7 +1198,7 @@ fn stage(
     tenant: &Arc<str>,
     key: String,
     sketch: Sketch,
-    base_size: Option<usize>,
+    base: Option<StoredSize>,
     creates: bool,
 ) -> Result<(), ApiError> {
     let state = shared.tenant_state(tenants, tenant)?;
@@ -1087,7 +1212,8 @@ fn stage(
             tenant: tenant.clone(),
             key,
             sketch: Arc::new(sketch),
-            base_size,
+            base,
+            deltas: None,
         },
     );
     Ok(())
@@ -1119,10 +1245,10 @@ fn fold_rollup(
     let closed = config.bucket_start(config.bucket_of(now.saturating_sub(grace as i64)));
     let name = rollup_key(key, config.bucket_ms);
     let existing = current(shared, batch, tenant, &name)?;
-    let (folded_to, base_size) = match &existing {
-        Some((rollup, base_size)) => match &**rollup {
-            Sketch::WindowCounter(r) => (r.now(), *base_size),
-            Sketch::UniqueSeries(r) => (r.now(), *base_size),
+    let (folded_to, base) = match &existing {
+        Some((rollup, base)) => match &**rollup {
+            Sketch::WindowCounter(r) => (r.now(), *base),
+            Sketch::UniqueSeries(r) => (r.now(), *base),
             _ => return Ok(()),
         },
         None => (i64::MIN, None),
@@ -1167,7 +1293,7 @@ fn fold_rollup(
             tenant,
             name,
             rollup,
-            base_size,
+            base,
             existing.is_none(),
         ),
         Err(e) => {

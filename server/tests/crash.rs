@@ -1,7 +1,9 @@
 //! Crash safety: the real binary is killed with SIGKILL at random moments under ingest load and
 //! restarted on the same store, again and again. Afterwards every envelope that was ever
 //! acknowledged is present exactly once (a resend is a duplicate, and the counter equals the sum
-//! of every envelope made, each delivered until acknowledged), and the database is intact.
+//! of every envelope made, each delivered until acknowledged), none lost from a HyperLogLog that
+//! takes them as deltas (its registers equal the union of every envelope's), and the database is
+//! intact.
 //!
 //! `EDGESKETCH_CRASH_ITERATIONS` sets the number of kills (default 20).
 
@@ -13,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use edgesketch::{Recorder, ReplicaId, SeriesConfig};
+use edgesketch::{HyperLogLog, Recorder, ReplicaId, SeriesConfig, Sketch};
 use edgesketch_server::store::Store;
 use edgesketch_server::store::sqlite::SqliteStore;
 use rand::rngs::SmallRng;
@@ -76,6 +78,8 @@ struct Ledger {
     /// Made but never acknowledged (lost to a kill, or never sent).
     pending: Vec<Made>,
     total: u64,
+    /// Every item put into the "visitors" HyperLogLog of any envelope made.
+    visitors: Option<HyperLogLog>,
 }
 
 async fn send(client: &reqwest::Client, base: &str, bytes: &[u8]) -> Result<String, String> {
@@ -129,8 +133,25 @@ async fn sender(
                 r.hyperloglog("senders", 12)
                     .unwrap()
                     .insert(&amount.to_le_bytes());
+                // New items each time: the key grows past the size where the server appends
+                // small entries as deltas and folds them in now and then.
+                let items: Vec<[u8; 16]> = (0..12)
+                    .map(|_| rng.random::<u128>().to_le_bytes())
+                    .collect();
+                let visitors = r.hyperloglog("visitors", 14).unwrap();
+                for item in &items {
+                    visitors.insert(item);
+                }
                 let bytes = r.envelope(now).unwrap().unwrap().bytes;
-                book.lock().unwrap().total += amount;
+                let mut book = book.lock().unwrap();
+                book.total += amount;
+                let all = book
+                    .visitors
+                    .get_or_insert_with(|| HyperLogLog::new(14).unwrap());
+                for item in &items {
+                    all.insert(item);
+                }
+                drop(book);
                 Made { bytes, amount }
             }
         };
@@ -210,6 +231,16 @@ async fn sigkill_under_load_loses_no_acknowledged_envelope_and_applies_none_twic
     assert_eq!(v["value"].as_u64().unwrap(), book.total);
     let amounts: u64 = book.acked.iter().map(|m| m.amount).sum();
     assert_eq!(amounts, book.total);
+    // ...and no item of any of them is missing from the HyperLogLog.
+    let raw = common::http_get(&client, &format!("{base}/v1/raw?key=visitors"), None).await;
+    let Sketch::HyperLogLog(stored) = Sketch::from_bytes(&raw).unwrap() else {
+        panic!("visitors is not a HyperLogLog");
+    };
+    assert_eq!(
+        stored.registers(),
+        book.visitors.as_ref().unwrap().registers(),
+        "the stored HyperLogLog is the union of every envelope's"
+    );
     drop(child);
     SqliteStore::open(dir.path()).unwrap().check().unwrap();
     println!(

@@ -1,10 +1,11 @@
 //! Durable storage behind a small trait, so that handlers and the writer never see SQL: the
 //! embedded SQLite store is the default; a Redis Cluster backend can implement the same trait.
 //!
-//! What a store keeps, per tenant: each key's sketch (its bare bytes, docs/FORMAT.md §3) and the
-//! tenant's ledger (which envelopes were applied). [`Store::commit`] writes a batch of both
-//! atomically: that is the exactly-once rule's durability (an envelope's merge and its ledger
-//! entry land together or not at all).
+//! What a store keeps, per tenant: each key's sketch (its bare bytes, docs/FORMAT.md §3), the
+//! entries merged into it since it was last written whole (its *deltas*, see
+//! [`CommitBatch::deltas`]) and the tenant's ledger (which envelopes were applied).
+//! [`Store::commit`] writes a batch of all three atomically: that is the exactly-once rule's
+//! durability (an envelope's merge and its ledger entry land together or not at all).
 
 pub mod sqlite;
 
@@ -29,7 +30,7 @@ pub struct KeyInfo {
     pub key: String,
     /// Family id (docs/FORMAT.md §4).
     pub family: u8,
-    /// Encoded size.
+    /// Bytes stored (the sketch and its deltas).
     pub bytes: u64,
     /// Last change (server clock, ms since the epoch).
     pub updated_ms: i64,
@@ -50,11 +51,35 @@ pub struct SketchWrite<'a> {
     pub updated_ms: i64,
 }
 
+/// A key's sketch as stored: its bytes when it was last written whole, and the deltas appended
+/// since, oldest first. The key's value is the sketch with each delta merged in, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredSketch {
+    /// The sketch's bare bytes as last written whole.
+    pub bytes: Vec<u8>,
+    /// Bare bytes of the entries merged into it since, oldest first.
+    pub deltas: Vec<Vec<u8>>,
+}
+
+impl StoredSketch {
+    /// Bytes stored for the key (the sketch and its deltas).
+    pub fn stored_len(&self) -> usize {
+        self.bytes.len() + self.deltas.iter().map(Vec::len).sum::<usize>()
+    }
+}
+
 /// What one transaction writes.
 #[derive(Debug, Default)]
 pub struct CommitBatch<'a> {
-    /// Sketches to insert or replace.
+    /// Sketches to insert or replace whole; writing a key whole drops its deltas (the new bytes
+    /// include them).
     pub sketches: Vec<SketchWrite<'a>>,
+    /// Deltas to append to stored keys, in the order they were merged: the bare bytes of an
+    /// entry that the key's sketch merged. Cheaper than rewriting a large sketch for a small
+    /// entry; only for families whose merge needs nothing but the two sketches (HyperLogLog).
+    /// A key is in `sketches` or in `deltas` of one batch, never both, and only keys stored
+    /// before the batch get deltas.
+    pub deltas: Vec<SketchWrite<'a>>,
     /// Ledgers (their `to_bytes`) to insert or replace, by tenant.
     pub ledgers: Vec<(&'a str, Vec<u8>)>,
 }
@@ -64,15 +89,15 @@ pub struct CommitBatch<'a> {
 pub struct Usage {
     /// Keys.
     pub keys: u64,
-    /// Bytes of sketches.
+    /// Bytes stored: sketches and their deltas.
     pub bytes: u64,
 }
 
 /// Durable storage of sketches and ledgers. Reads may run on any thread while one writer
 /// commits; a read sees the state of some completed commit.
 pub trait Store: Send + Sync + 'static {
-    /// A sketch's bare bytes.
-    fn load_sketch(&self, tenant: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A key's sketch and its deltas, read from one consistent state of the store.
+    fn load_sketch(&self, tenant: &str, key: &str) -> Result<Option<StoredSketch>, StoreError>;
     /// A tenant's ledger bytes.
     fn load_ledger(&self, tenant: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Keys of a tenant starting with `prefix`, after `after` (for paging), in byte order.

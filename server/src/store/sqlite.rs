@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{CommitBatch, KeyInfo, Store, StoreError, Usage};
+use super::{CommitBatch, KeyInfo, Store, StoreError, StoredSketch, Usage};
 
-/// The schema's version, kept in `meta`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema's version, kept in `meta`. Version 2 added `deltas`; a version 1 file is upgraded
+/// in place (the table is new, nothing else changed). A server that knows only version 1 refuses
+/// a version 2 file: it would ignore the deltas.
+const SCHEMA_VERSION: i64 = 2;
 const READERS: usize = 4;
 
 /// The file inside the data directory.
@@ -79,7 +81,17 @@ impl SqliteStore {
                  CREATE TABLE IF NOT EXISTS ledgers (
                      tenant TEXT PRIMARY KEY,
                      bytes BLOB NOT NULL
-                 );",
+                 );
+                 -- Entries merged into a sketch since it was last written whole; `id` (the
+                 -- rowid, always above every existing row's) keeps their order.
+                 CREATE TABLE IF NOT EXISTS deltas (
+                     id INTEGER PRIMARY KEY,
+                     tenant TEXT NOT NULL,
+                     key TEXT NOT NULL,
+                     bytes BLOB NOT NULL,
+                     updated_ms INTEGER NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS deltas_by_key ON deltas (tenant, key, id);",
             )
             .map_err(err("create schema"))?;
         let version: Option<i64> = writer
@@ -100,6 +112,14 @@ impl SqliteStore {
                     .map_err(err("write schema version"))?;
             }
             Some(SCHEMA_VERSION) => {}
+            Some(1) => {
+                writer
+                    .execute(
+                        "UPDATE meta SET value = ?1 WHERE name = 'schema_version'",
+                        [SCHEMA_VERSION],
+                    )
+                    .map_err(err("upgrade schema version"))?;
+            }
             Some(other) => {
                 return Err(StoreError(format!(
                     "{} has schema version {other}; this server knows {SCHEMA_VERSION}",
@@ -146,11 +166,29 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn load_sketch(&self, tenant: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn load_sketch(&self, tenant: &str, key: &str) -> Result<Option<StoredSketch>, StoreError> {
         self.read(|c| {
-            c.prepare_cached("SELECT bytes FROM sketches WHERE tenant = ?1 AND key = ?2")
+            // One read transaction: a commit that writes the key whole and drops its deltas
+            // between the two statements must not be seen half.
+            let tx = c.unchecked_transaction().map_err(err("load sketch"))?;
+            let bytes: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT bytes FROM sketches WHERE tenant = ?1 AND key = ?2")
                 .and_then(|mut s| s.query_row(params![tenant, key], |r| r.get(0)).optional())
-                .map_err(err("load sketch"))
+                .map_err(err("load sketch"))?;
+            let Some(bytes) = bytes else {
+                return Ok(None);
+            };
+            let deltas = tx
+                .prepare_cached(
+                    "SELECT bytes FROM deltas WHERE tenant = ?1 AND key = ?2 ORDER BY id",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![tenant, key], |r| r.get(0))?
+                        .collect::<Result<Vec<Vec<u8>>, _>>()
+                })
+                .map_err(err("load deltas"))?;
+            tx.commit().map_err(err("load sketch"))?;
+            Ok(Some(StoredSketch { bytes, deltas }))
         })
     }
 
@@ -174,10 +212,15 @@ impl Store for SqliteStore {
         let start = after.unwrap_or(prefix);
         let op = if after.is_some() { ">" } else { ">=" };
         let sql = format!(
-            "SELECT key, family, length(bytes), updated_ms FROM sketches
-             WHERE tenant = ?1 AND key {op} ?2
-               AND substr(CAST(key AS BLOB), 1, ?3) = CAST(?4 AS BLOB)
-             ORDER BY key LIMIT ?5"
+            "SELECT s.key, s.family,
+                    length(s.bytes) + coalesce(d.bytes, 0),
+                    max(s.updated_ms, coalesce(d.updated_ms, s.updated_ms))
+             FROM sketches AS s
+             LEFT JOIN (SELECT key, sum(length(bytes)) AS bytes, max(updated_ms) AS updated_ms
+                        FROM deltas WHERE tenant = ?1 GROUP BY key) AS d ON d.key = s.key
+             WHERE s.tenant = ?1 AND s.key {op} ?2
+               AND substr(CAST(s.key AS BLOB), 1, ?3) = CAST(?4 AS BLOB)
+             ORDER BY s.key LIMIT ?5"
         );
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql).map_err(err("list keys"))?;
@@ -202,7 +245,9 @@ impl Store for SqliteStore {
     fn usage(&self, tenant: &str) -> Result<Usage, StoreError> {
         self.read(|c| {
             c.query_row(
-                "SELECT count(*), coalesce(sum(length(bytes)), 0) FROM sketches WHERE tenant = ?1",
+                "SELECT count(*), coalesce(sum(length(bytes)), 0)
+                        + (SELECT coalesce(sum(length(bytes)), 0) FROM deltas WHERE tenant = ?1)
+                 FROM sketches WHERE tenant = ?1",
                 params![tenant],
                 |r| {
                     Ok(Usage {
@@ -259,9 +304,25 @@ impl Store for SqliteStore {
                        updated_ms = excluded.updated_ms",
                 )
                 .map_err(err("prepare sketch write"))?;
+            let mut drop_deltas = tx
+                .prepare_cached("DELETE FROM deltas WHERE tenant = ?1 AND key = ?2")
+                .map_err(err("prepare delta drop"))?;
             for s in &batch.sketches {
                 put.execute(params![s.tenant, s.key, s.family, s.bytes, s.updated_ms])
                     .map_err(err("write sketch"))?;
+                drop_deltas
+                    .execute(params![s.tenant, s.key])
+                    .map_err(err("drop deltas"))?;
+            }
+            let mut append = tx
+                .prepare_cached(
+                    "INSERT INTO deltas (tenant, key, bytes, updated_ms) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err("prepare delta write"))?;
+            for d in &batch.deltas {
+                append
+                    .execute(params![d.tenant, d.key, d.bytes, d.updated_ms])
+                    .map_err(err("write delta"))?;
             }
             let mut ledger = tx
                 .prepare_cached(
@@ -291,5 +352,115 @@ impl Store for SqliteStore {
         } else {
             Err(StoreError(format!("integrity check failed: {result}")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SketchWrite;
+
+    fn write<'a>(key: &'a str, bytes: &'a [u8], updated_ms: i64) -> SketchWrite<'a> {
+        SketchWrite {
+            tenant: "t",
+            key,
+            family: 1,
+            bytes,
+            updated_ms,
+        }
+    }
+
+    /// Deltas come back in the order they were appended, count in the key's listed size, its
+    /// last change and the tenant's usage, and writing the key whole drops them.
+    #[test]
+    fn deltas_append_in_order_and_a_whole_write_drops_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let sketch = CommitBatch {
+            sketches: vec![write("k", &[1; 100], 10), write("other", &[2; 7], 10)],
+            ..CommitBatch::default()
+        };
+        store.commit(&sketch).unwrap();
+        for (i, ms) in [(3u8, 11), (1, 12), (2, 13)] {
+            let bytes = [i; 20];
+            let delta = CommitBatch {
+                deltas: vec![write("k", &bytes, ms)],
+                ..CommitBatch::default()
+            };
+            store.commit(&delta).unwrap();
+        }
+        let stored = store.load_sketch("t", "k").unwrap().unwrap();
+        assert_eq!(stored.bytes, vec![1; 100]);
+        assert_eq!(stored.deltas, vec![vec![3; 20], vec![1; 20], vec![2; 20]]);
+        assert_eq!(stored.stored_len(), 160);
+        let listed = store.list_keys("t", "", None, 10).unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .map(|k| (k.key.as_str(), k.bytes, k.updated_ms))
+                .collect::<Vec<_>>(),
+            vec![("k", 160, 13), ("other", 7, 10)]
+        );
+        assert_eq!(
+            store.usage("t").unwrap(),
+            Usage {
+                keys: 2,
+                bytes: 167
+            }
+        );
+        store
+            .commit(&CommitBatch {
+                sketches: vec![write("k", &[9; 50], 14)],
+                ..CommitBatch::default()
+            })
+            .unwrap();
+        let stored = store.load_sketch("t", "k").unwrap().unwrap();
+        assert_eq!((stored.bytes, stored.deltas.len()), (vec![9; 50], 0));
+        assert_eq!(store.usage("t").unwrap().bytes, 57);
+    }
+
+    /// A file of schema version 1 (no deltas table) opens and is upgraded in place, keeping its
+    /// sketches; a version this server does not know is refused.
+    #[test]
+    fn a_version_1_file_is_upgraded_and_an_unknown_version_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            store
+                .commit(&CommitBatch {
+                    sketches: vec![write("k", &[1; 10], 10)],
+                    ..CommitBatch::default()
+                })
+                .unwrap();
+        }
+        let path = dir.path().join(FILE_NAME);
+        let set_version = |sql: &str| Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+        set_version("DROP TABLE deltas; UPDATE meta SET value = 1 WHERE name = 'schema_version';");
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            store
+                .commit(&CommitBatch {
+                    deltas: vec![write("k", &[2; 5], 11)],
+                    ..CommitBatch::default()
+                })
+                .unwrap();
+            let stored = store.load_sketch("t", "k").unwrap().unwrap();
+            assert_eq!(
+                (stored.bytes, stored.deltas),
+                (vec![1; 10], vec![vec![2; 5]])
+            );
+        }
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        set_version("UPDATE meta SET value = 3 WHERE name = 'schema_version';");
+        let refused = SqliteStore::open(dir.path()).unwrap_err().to_string();
+        assert!(refused.contains("schema version 3"), "{refused}");
     }
 }
