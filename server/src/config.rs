@@ -84,8 +84,10 @@ pub struct ServerConfig {
     /// Most envelopes committed in one transaction.
     #[arg(long, env = "EDGESKETCH_BATCH_MAX", default_value_t = 256)]
     pub batch_max: usize,
-    /// How long a batch waits for more envelopes before it commits, in milliseconds.
-    #[arg(long, env = "EDGESKETCH_BATCH_WAIT_MS", default_value_t = 2)]
+    /// How long a batch waits for more envelopes after its first, in milliseconds. 0: a batch is
+    /// what is queued when the writer is free (envelopes arriving during a commit form the next
+    /// one, so batches grow with the commit's time by themselves).
+    #[arg(long, env = "EDGESKETCH_BATCH_WAIT_MS", default_value_t = 0)]
     pub batch_wait_ms: u64,
     /// Envelopes waiting for the writer; beyond this ingest answers 503 with Retry-After.
     #[arg(long, env = "EDGESKETCH_QUEUE", default_value_t = 4096)]

@@ -41,7 +41,7 @@ impl Drop for Server {
 
 fn start(dir: &Path) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_edgesketch-server"))
-        .args(["--open", "--listen", "127.0.0.1:0", "--batch-wait-ms", "2"])
+        .args(["--open", "--listen", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(dir)
         .env("EDGESKETCH_LOG", "warn")

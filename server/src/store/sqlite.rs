@@ -82,16 +82,17 @@ impl SqliteStore {
                      tenant TEXT PRIMARY KEY,
                      bytes BLOB NOT NULL
                  );
-                 -- Entries merged into a sketch since it was last written whole; `id` (the
-                 -- rowid, always above every existing row's) keeps their order.
+                 -- Entries merged into a sketch since it was last written whole, numbered
+                 -- 1, 2, 3, ... per key in the order they merged. Clustered by key (no rowid,
+                 -- no second index): an append writes one b-tree's page, not two.
                  CREATE TABLE IF NOT EXISTS deltas (
-                     id INTEGER PRIMARY KEY,
                      tenant TEXT NOT NULL,
                      key TEXT NOT NULL,
+                     id INTEGER NOT NULL,
                      bytes BLOB NOT NULL,
-                     updated_ms INTEGER NOT NULL
-                 );
-                 CREATE INDEX IF NOT EXISTS deltas_by_key ON deltas (tenant, key, id);",
+                     updated_ms INTEGER NOT NULL,
+                     PRIMARY KEY (tenant, key, id)
+                 ) WITHOUT ROWID;",
             )
             .map_err(err("create schema"))?;
         let version: Option<i64> = writer
@@ -316,7 +317,11 @@ impl Store for SqliteStore {
             }
             let mut append = tx
                 .prepare_cached(
-                    "INSERT INTO deltas (tenant, key, bytes, updated_ms) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO deltas (tenant, key, id, bytes, updated_ms)
+                     VALUES (?1, ?2,
+                             (SELECT coalesce(max(id), 0) + 1 FROM deltas
+                              WHERE tenant = ?1 AND key = ?2),
+                             ?3, ?4)",
                 )
                 .map_err(err("prepare delta write"))?;
             for d in &batch.deltas {
