@@ -213,12 +213,14 @@ impl Store for SqliteStore {
         let start = after.unwrap_or(prefix);
         let op = if after.is_some() { ">" } else { ">=" };
         let sql = format!(
+            // The deltas' totals per listed key only (a range of the deltas' primary key each),
+            // not grouped over all of the tenant's deltas.
             "SELECT s.key, s.family,
-                    length(s.bytes) + coalesce(d.bytes, 0),
-                    max(s.updated_ms, coalesce(d.updated_ms, s.updated_ms))
+                    length(s.bytes) + (SELECT coalesce(sum(length(d.bytes)), 0) FROM deltas AS d
+                                       WHERE d.tenant = s.tenant AND d.key = s.key),
+                    max(s.updated_ms, (SELECT coalesce(max(d.updated_ms), 0) FROM deltas AS d
+                                       WHERE d.tenant = s.tenant AND d.key = s.key))
              FROM sketches AS s
-             LEFT JOIN (SELECT key, sum(length(bytes)) AS bytes, max(updated_ms) AS updated_ms
-                        FROM deltas WHERE tenant = ?1 GROUP BY key) AS d ON d.key = s.key
              WHERE s.tenant = ?1 AND s.key {op} ?2
                AND substr(CAST(s.key AS BLOB), 1, ?3) = CAST(?4 AS BLOB)
              ORDER BY s.key LIMIT ?5"
