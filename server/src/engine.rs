@@ -5,10 +5,10 @@
 //! 1. A handler decodes and checks the envelope (nothing is shared yet) and queues it.
 //! 2. The writer takes up to `batch_max` queued envelopes (waiting at most `batch_wait` for more
 //!    after the first; by default not at all: what arrives during a commit is the next batch,
-//!    so batches grow by themselves when commits are slow) and applies each, as edgesketch's `Aggregate` does: the tenant's ledger
-//!    admits it (new, duplicate or refused), each entry merges into a copy of the stored sketch,
-//!    quotas are checked, and only then is the admission recorded. Copies go into the batch's
-//!    dirty set; nothing visible has changed yet.
+//!    so batches grow by themselves when commits are slow) and applies each, as edgesketch's
+//!    `Aggregate` does: the tenant's ledger admits it (new, duplicate or refused), each entry
+//!    merges into a copy of the stored sketch, quotas are checked, and only then is the admission
+//!    recorded. Copies go into the batch's dirty set; nothing visible has changed yet.
 //! 3. One transaction writes the dirty sketches and the touched tenants' ledgers. A stored
 //!    HyperLogLog that merged only small sparse entries is not re-encoded: the entries' bytes are
 //!    appended as its deltas (until they add up to its size; then it is written whole and they
