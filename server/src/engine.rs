@@ -827,6 +827,7 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
                 let mut cache = lock(&shared.cache);
                 for (ck, staged, write) in encoded {
                     let stored = write.stored(staged.base);
+                    count_write(&shared.metrics, &write);
                     changed
                         .entry(staged.tenant.clone())
                         .or_default()
@@ -891,6 +892,23 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
         let _ = reply.send(());
     }
     keep_running
+}
+
+/// Counts a committed sketch write.
+fn count_write(metrics: &Metrics, write: &Write) {
+    let (kind, writes, bytes) = match write {
+        Write::Whole(bytes) => ("whole", 1, bytes.len()),
+        Write::Deltas(deltas) => ("delta", deltas.len(), deltas.iter().map(Vec::len).sum()),
+    };
+    let label = Metrics::label("kind", kind);
+    metrics
+        .sketch_writes
+        .get_or_create(&label)
+        .inc_by(writes as u64);
+    metrics
+        .sketch_write_bytes
+        .get_or_create(&label)
+        .inc_by(bytes as u64);
 }
 
 /// Counts what a committed envelope did to its entries.

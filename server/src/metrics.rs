@@ -32,6 +32,11 @@ pub struct Metrics {
     pub batch_envelopes: Histogram,
     /// Failed commits.
     pub commit_failures: Counter,
+    /// Committed sketch writes by kind: `whole` (encoded and replaced) or `delta` (an entry
+    /// appended to a stored HyperLogLog).
+    pub sketch_writes: Family<Labels, Counter>,
+    /// Bytes of committed sketch writes, by the same kinds.
+    pub sketch_write_bytes: Family<Labels, Counter>,
     /// Envelopes waiting for the writer.
     pub queue_depth: Gauge,
     /// Encoded bytes of cached sketches.
@@ -122,6 +127,19 @@ impl Metrics {
             "Batches whose commit failed (their senders were told to retry)",
             commit_failures.clone(),
         );
+        let sketch_writes = Family::<Labels, Counter>::default();
+        registry.register(
+            "sketch_writes",
+            "Committed sketch writes by kind: whole (re-encoded) or delta (an entry appended)",
+            sketch_writes.clone(),
+        );
+        let sketch_write_bytes = Family::<Labels, Counter>::default();
+        registry.register_with_unit(
+            "sketch_written",
+            "Bytes of committed sketch writes by kind",
+            prometheus_client::registry::Unit::Bytes,
+            sketch_write_bytes.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
@@ -197,6 +215,8 @@ impl Metrics {
             commit_seconds,
             batch_envelopes,
             commit_failures,
+            sketch_writes,
+            sketch_write_bytes,
             queue_depth,
             cache_bytes,
             cache_entries,

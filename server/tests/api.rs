@@ -1317,6 +1317,22 @@ async fn hyperloglog_deltas_replay_byte_for_byte_after_a_restart() {
         pending.stored_len(),
         "a key's listed size is its sketch's and its deltas'"
     );
+    let metrics = String::from_utf8(call(app, get("/metrics", None)).await.body).unwrap();
+    let count = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in\n{metrics}"))
+    };
+    let deltas = count("edgesketch_sketch_writes_total{kind=\"delta\"}");
+    let wholes = count("edgesketch_sketch_writes_total{kind=\"whole\"}");
+    // Every envelope writes "orders" whole; "visitors" took deltas and was rewritten now and then.
+    assert!(
+        deltas > 300 && wholes > 400,
+        "{deltas} deltas, {wholes} whole"
+    );
+    assert!(count("edgesketch_sketch_written_bytes_total{kind=\"delta\"}") > 0);
     let TestServer {
         state,
         app: router,
