@@ -107,13 +107,19 @@ async fn accept(
         ));
     }
     state.metrics().envelope_bytes.inc_by(envelope.len() as u64);
-    // Decoding is CPU work on hostile bytes: off the async workers.
+    // Decoding is CPU work on hostile bytes, linear in their size: a large envelope is decoded
+    // off the async workers; a small one in place (tens of µs at most), since handing it to the
+    // blocking pool and back costs more than decoding it.
     let max_entries = config.max_entries;
     let max_key = config.max_key_bytes;
     let size = envelope.len();
-    let snapshot = tokio::task::spawn_blocking(move || decode(&envelope, max_entries, max_key))
-        .await
-        .map_err(|e| ApiError::internal("decoding task", e))??;
+    let snapshot = if size <= INLINE_DECODE_BYTES {
+        decode(&envelope, max_entries, max_key)?
+    } else {
+        tokio::task::spawn_blocking(move || decode(&envelope, max_entries, max_key))
+            .await
+            .map_err(|e| ApiError::internal("decoding task", e))??
+    };
     let own = snapshot.id().sequence;
     if let Some(&bad) = supersedes.iter().find(|&&s| s >= own) {
         // Settling a sequence at or after this one would make a later envelope a "duplicate".
@@ -134,6 +140,10 @@ async fn accept(
         })
         .await
 }
+
+/// Envelopes up to this size are decoded on the request's own task (a dense precision-14
+/// HyperLogLog is 12 KB and decodes in ~15 µs here).
+const INLINE_DECODE_BYTES: usize = 64 << 10;
 
 /// The most `supersedes` values one request may carry (a split of a split of … stays far below).
 const MAX_SUPERSEDED: usize = 64;
