@@ -12,7 +12,10 @@
 //! 3. One transaction writes the dirty sketches and the touched tenants' ledgers. A stored
 //!    HyperLogLog that merged only small sparse entries is not re-encoded: the entries' bytes are
 //!    appended as its deltas (until they add up to its size; then it is written whole and they
-//!    are dropped), and a load merges them back in order, so the value is the same byte for byte.
+//!    are dropped), and a load merges them back in order: the sketch the writer would hold had it
+//!    loaded the key's bytes and merged those entries. (In the sparse range a sketch merged in
+//!    memory keeps its items' hashes at more bits than its encoding, so after any reload later
+//!    encodings may differ from a never-reloaded one's; the registers do not.)
 //!    Only after the commit are the copies put into the cache and every request of the batch
 //!    answered, so an "applied" answer means "on disk", and a crash before the commit loses only
 //!    unanswered work (its senders retry the same bytes, which the recovered ledger has not seen).
@@ -37,7 +40,7 @@ use tokio::sync::{broadcast, oneshot};
 use crate::auth::Tenant;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::store::{CommitBatch, SketchWrite, Store, StoreError, Usage};
+use crate::store::{CommitBatch, SketchWrite, Store, StoreError, Usage, deltas_len};
 
 /// A clock in milliseconds since the epoch (replaceable in tests).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -487,7 +490,7 @@ impl Shared {
         }
         let size = StoredSize {
             whole: stored.bytes.len(),
-            deltas: stored.stored_len() - stored.bytes.len(),
+            deltas: deltas_len(&stored.deltas),
         };
         let sketch = Arc::new(sketch);
         cache.insert(ck, sketch.clone(), size);
@@ -574,7 +577,7 @@ fn with_delta(
         return None;
     }
     let limit = base.whole.max(DELTAS_MIN_BYTES);
-    let before = base.deltas + pending.iter().map(Vec::len).sum::<usize>();
+    let before = base.deltas + deltas_len(&pending);
     if before >= limit {
         return None;
     }
@@ -698,7 +701,7 @@ impl Write {
                 let base = base.unwrap_or_default();
                 StoredSize {
                     whole: base.whole,
-                    deltas: base.deltas + deltas.iter().map(Vec::len).sum::<usize>(),
+                    deltas: base.deltas + deltas_len(deltas),
                 }
             }
         }
@@ -898,7 +901,7 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
 fn count_write(metrics: &Metrics, write: &Write) {
     let (kind, writes, bytes) = match write {
         Write::Whole(bytes) => ("whole", 1, bytes.len()),
-        Write::Deltas(deltas) => ("delta", deltas.len(), deltas.iter().map(Vec::len).sum()),
+        Write::Deltas(deltas) => ("delta", deltas.len(), deltas_len(deltas)),
     };
     let label = Metrics::label("kind", kind);
     metrics

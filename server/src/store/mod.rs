@@ -64,8 +64,13 @@ pub struct StoredSketch {
 impl StoredSketch {
     /// Bytes stored for the key (the sketch and its deltas).
     pub fn stored_len(&self) -> usize {
-        self.bytes.len() + self.deltas.iter().map(Vec::len).sum::<usize>()
+        self.bytes.len() + deltas_len(&self.deltas)
     }
+}
+
+/// Bytes of a list of deltas.
+pub fn deltas_len(deltas: &[Vec<u8>]) -> usize {
+    deltas.iter().map(Vec::len).sum()
 }
 
 /// What one transaction writes.

@@ -377,24 +377,27 @@ mod tests {
         }
     }
 
+    /// Commits whole sketches and deltas of tenant `t`.
+    fn commit(store: &SqliteStore, sketches: Vec<SketchWrite<'_>>, deltas: Vec<SketchWrite<'_>>) {
+        store
+            .commit(&CommitBatch {
+                sketches,
+                deltas,
+                ..CommitBatch::default()
+            })
+            .unwrap();
+    }
+
     /// Deltas come back in the order they were appended, count in the key's listed size, its
     /// last change and the tenant's usage, and writing the key whole drops them.
     #[test]
     fn deltas_append_in_order_and_a_whole_write_drops_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let sketch = CommitBatch {
-            sketches: vec![write("k", &[1; 100], 10), write("other", &[2; 7], 10)],
-            ..CommitBatch::default()
-        };
-        store.commit(&sketch).unwrap();
+        let whole = [write("k", &[1; 100], 10), write("other", &[2; 7], 10)];
+        commit(&store, whole.to_vec(), vec![]);
         for (i, ms) in [(3u8, 11), (1, 12), (2, 13)] {
-            let bytes = [i; 20];
-            let delta = CommitBatch {
-                deltas: vec![write("k", &bytes, ms)],
-                ..CommitBatch::default()
-            };
-            store.commit(&delta).unwrap();
+            commit(&store, vec![], vec![write("k", &[i; 20], ms)]);
         }
         let stored = store.load_sketch("t", "k").unwrap().unwrap();
         assert_eq!(stored.bytes, vec![1; 100]);
@@ -415,12 +418,7 @@ mod tests {
                 bytes: 167
             }
         );
-        store
-            .commit(&CommitBatch {
-                sketches: vec![write("k", &[9; 50], 14)],
-                ..CommitBatch::default()
-            })
-            .unwrap();
+        commit(&store, vec![write("k", &[9; 50], 14)], vec![]);
         let stored = store.load_sketch("t", "k").unwrap().unwrap();
         assert_eq!((stored.bytes, stored.deltas.len()), (vec![9; 50], 0));
         assert_eq!(store.usage("t").unwrap().bytes, 57);
@@ -433,24 +431,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SqliteStore::open(dir.path()).unwrap();
-            store
-                .commit(&CommitBatch {
-                    sketches: vec![write("k", &[1; 10], 10)],
-                    ..CommitBatch::default()
-                })
-                .unwrap();
+            commit(&store, vec![write("k", &[1; 10], 10)], vec![]);
         }
         let path = dir.path().join(FILE_NAME);
         let set_version = |sql: &str| Connection::open(&path).unwrap().execute_batch(sql).unwrap();
         set_version("DROP TABLE deltas; UPDATE meta SET value = 1 WHERE name = 'schema_version';");
         {
             let store = SqliteStore::open(dir.path()).unwrap();
-            store
-                .commit(&CommitBatch {
-                    deltas: vec![write("k", &[2; 5], 11)],
-                    ..CommitBatch::default()
-                })
-                .unwrap();
+            commit(&store, vec![], vec![write("k", &[2; 5], 11)]);
             let stored = store.load_sketch("t", "k").unwrap().unwrap();
             assert_eq!(
                 (stored.bytes, stored.deltas),
