@@ -1236,7 +1236,8 @@ async fn the_parts_of_a_split_envelope_settle_its_sequence() {
 /// A large HyperLogLog takes small entries as deltas (appended, not rewritten) until they add up
 /// to its size, then is written whole again. A server started cold on the same store (sketch plus
 /// deltas merged on load) holds byte for byte what the first one held in memory, with the same
-/// stored sizes; a fold-down entry of coarser precision and a dense entry replay too.
+/// stored sizes (the key ends dense; for the sparse range see the next test); a fold-down entry
+/// of coarser precision and a dense entry replay too.
 #[tokio::test]
 async fn hyperloglog_deltas_replay_byte_for_byte_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
