@@ -14,8 +14,9 @@ pub(crate) struct Dense {
     registers: Box<[u8]>,
     /// `histogram[v]` = number of registers holding `v`; valid only when `histogram_valid`.
     histogram: [u32; 64],
-    /// Merges set many registers at once and do not pay for the histogram; the next estimate
-    /// recounts it (and inserts stop maintaining it until then).
+    /// Merges and decodes set many registers at once and do not pay for the histogram; an
+    /// estimate counts it (without keeping it: estimates take `&self` and are cached), the next
+    /// insert that changes a register counts and keeps it.
     histogram_valid: bool,
 }
 
@@ -31,15 +32,14 @@ impl Dense {
         }
     }
 
+    /// Registers as they are; the histogram is counted when first needed (an estimate, or an
+    /// insert that changes a register), so a sketch decoded only to be merged never pays for it.
     pub(crate) fn from_registers(registers: Box<[u8]>) -> Self {
-        let mut dense = Dense {
+        Dense {
             registers,
             histogram: [0; 64],
             histogram_valid: false,
-        };
-        dense.histogram = dense.count_histogram();
-        dense.histogram_valid = true;
-        dense
+        }
     }
 
     pub(crate) fn registers(&self) -> &[u8] {
@@ -65,8 +65,18 @@ impl Dense {
         if self.histogram_valid {
             self.histogram[usize::from(old & 63)] -= 1;
             self.histogram[usize::from(rank & 63)] += 1;
+        } else {
+            self.recount_histogram();
         }
         true
+    }
+
+    /// Counts the histogram after a merge or a decode left it unknown; inserts keep it from here.
+    #[cold]
+    #[inline(never)]
+    fn recount_histogram(&mut self) {
+        self.histogram = self.count_histogram();
+        self.histogram_valid = true;
     }
 
     /// Register-wise maximum with `other` (same length); true if any register changed.
@@ -206,17 +216,24 @@ pub(crate) const fn packed_len(precision: u8) -> usize {
 
 /// Packs registers (each < 64) six bits each, least significant bit first.
 pub(crate) fn pack_registers(registers: &[u8], out: &mut Vec<u8>) {
-    // Written into place, three bytes per four registers, with no capacity check per group.
+    // Written into place, six bytes per eight registers, with no capacity check per group.
     let start = out.len();
-    out.resize(start + registers.len() / 4 * 3, 0);
-    for (three, four) in out[start..]
-        .chunks_exact_mut(3)
-        .zip(registers.chunks_exact(4))
+    out.resize(start + registers.len() / 8 * 6, 0);
+    for (six, eight) in out[start..]
+        .chunks_exact_mut(6)
+        .zip(registers.chunks_exact(8))
     {
-        // The four registers as one u32, each moved down to its 6-bit field.
-        let v = u32::from_le_bytes([four[0], four[1], four[2], four[3]]);
-        let word = (v & 0x3f) | (v >> 2 & 0xfc0) | (v >> 4 & 0x3_f000) | (v >> 6 & 0xfc_0000);
-        three.copy_from_slice(&word.to_le_bytes()[..3]);
+        // The eight registers as one u64; in each 32-bit half the four registers move down to
+        // their 6-bit fields, then the two 24-bit halves close up.
+        let v = u64::from_le_bytes([
+            eight[0], eight[1], eight[2], eight[3], eight[4], eight[5], eight[6], eight[7],
+        ]);
+        let halves = (v & 0x0000_003f_0000_003f)
+            | (v >> 2 & 0x0000_0fc0_0000_0fc0)
+            | (v >> 4 & 0x0003_f000_0003_f000)
+            | (v >> 6 & 0x00fc_0000_00fc_0000);
+        let word = (halves & 0xff_ffff) | (halves >> 8 & 0xffff_ff00_0000);
+        six.copy_from_slice(&word.to_le_bytes()[..6]);
     }
 }
 
@@ -247,10 +264,38 @@ mod tests {
         assert_eq!(a.histogram()[9], 1);
         assert_eq!(a.histogram()[5], 1);
         assert_eq!(a.nonzero(), 2);
+        // After the merge, the first insert that changes a register counts the histogram again
+        // and the ones after it keep it.
+        assert!(a.raise(8, 2));
+        assert!(a.raise(8, 3));
+        assert!(a.histogram_valid);
+        assert_eq!(a.histogram, a.count_histogram());
+        assert_eq!(
+            (a.histogram[0], a.histogram[3], a.histogram[5]),
+            (253, 1, 1)
+        );
+    }
+
+    /// A decoded sketch counts its histogram when first asked, then keeps it through inserts.
+    #[test]
+    fn decoded_registers_count_their_histogram_when_needed() {
+        let regs: Vec<u8> = (0..256u32).map(|i| (i % 7) as u8).collect();
+        let mut d = Dense::from_registers(regs.clone().into_boxed_slice());
+        assert!(!d.histogram_valid);
+        assert_eq!(d.histogram()[6], 36);
+        assert_eq!(d.nonzero(), 256 - 37);
+        assert!(!d.raise(1, 1));
+        assert!(!d.histogram_valid);
+        assert!(d.raise(0, 40));
+        assert!(d.histogram_valid);
+        assert!(d.raise(7, 41));
+        let (zeros, at_40, at_41) = (d.histogram[0], d.histogram[40], d.histogram[41]);
+        assert_eq!((zeros, at_40, at_41), (35, 1, 1));
+        assert_eq!(d.histogram, d.count_histogram());
     }
 
     /// At every precision: any register up to the maximum rank round-trips, and the first
-    /// register above it (in any lane of the four packed together) is the one reported.
+    /// register above it (in any lane of those packed together) is the one reported.
     #[test]
     fn packing_checks_every_lane_at_every_precision() {
         for precision in 4..=18u8 {
@@ -263,12 +308,15 @@ mod tests {
             pack_registers(&regs, &mut packed);
             let dense = Dense::read_packed(&packed, precision, "t").unwrap();
             assert_eq!(dense.registers(), &regs[..], "precision {precision}");
-            for (first, value) in [
+            // Every lane of the eight packed together (m >= 16), plus a few spread out.
+            let lanes = (0..8).map(|lane| (8 + lane, if lane % 2 == 0 { max + 1 } else { 63 }));
+            let spread = [
                 (m - 1, 63),
                 (m / 2 + 1, 63),
                 (m / 3 + 2, max + 1),
                 (3, max + 1),
-            ] {
+            ];
+            for (first, value) in lanes.chain(spread) {
                 let mut bad = regs.clone();
                 bad[first] = value;
                 // A later one too: the first is reported.
