@@ -17,7 +17,7 @@ after(() => {
 });
 
 /** A sink answering each POST with the next scripted status (then 200), keeping every body. */
-async function sink(script = [], { limit = Infinity, retryAfter } = {}) {
+async function sink(script = [], { limit = Infinity, retryAfter, hang = 0, failSequence, always } = {}) {
   const bodies = [];
   const times = [];
   const server = createServer((req, res) => {
@@ -27,8 +27,13 @@ async function sink(script = [], { limit = Infinity, retryAfter } = {}) {
       const body = new Uint8Array(Buffer.concat(chunks));
       bodies.push({ body, auth: req.headers.authorization, type: req.headers['content-type'], url: req.url });
       times.push(Date.now());
-      const status = body.length > limit ? 413 : (script.shift() ?? 200);
-      if (status === 429 && retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
+      if (hang > 0) {
+        hang--;
+        return; // never answered
+      }
+      let status = body.length > limit ? 413 : (script.shift() ?? always ?? 200);
+      if (failSequence !== undefined && new EnvelopeReader(body).sequence === failSequence) status = 500;
+      if ((status === 429 || status === 503) && retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
       res.statusCode = status;
       res.end(status === 200 ? '{"outcome":"applied"}' : '{}');
     });
@@ -46,6 +51,14 @@ test('options are checked', () => {
   assert.throws(() => createClient({}), /endpoint must be an http\(s\) URL/);
   assert.throws(() => createClient({ endpoint: 'http://x', maxEvent: 3 }), /unknown option `maxEvent`/);
   assert.throws(() => createClient({ endpoint: 'http://x', queueLimit: 0 }), /queueLimit/);
+  assert.throws(() => createClient({ endpoint: 'http://x', timeoutMs: -1 }), /timeoutMs/);
+  assert.throws(() => createClient({ endpoint: 'http://x', onError: 3 }), /onError must be a function/);
+  // A replica id without its next sequence would resend sequences the server already applied.
+  const replica = '0123456789abcdef0123456789abcdef';
+  assert.throws(() => createClient({ endpoint: 'http://x', replica }), /replica and nextSequence resume a sender together/);
+  assert.throws(() => createClient({ endpoint: 'http://x', nextSequence: 5 }), /replica and nextSequence/);
+  const resumed = createClient({ endpoint: 'http://x', replica, nextSequence: 50, timers: false });
+  assert.deepEqual([resumed.recorder.replica, resumed.recorder.nextSequence], [replica, 50]);
 });
 
 test('network errors, 503 and 429 are retried with the same bytes until applied', async () => {
@@ -72,7 +85,7 @@ test('network errors, 503 and 429 are retried with the same bytes until applied'
 
 test('Retry-After is honoured', async () => {
   const s = await sink([429], { retryAfter: 1 });
-  const client = createClient({ endpoint: s.url, ...fast });
+  const client = createClient({ endpoint: s.url, ...fast, backoffMaxMs: 5_000 });
   client.increment('n');
   await client.flush();
   assert.equal(s.bodies.length, 2);
@@ -132,23 +145,183 @@ test('permanent refusals (400, 401, 422) are dropped and counted, not retried', 
 });
 
 test('a full queue drops the oldest envelope and counts it', async () => {
-  let up = false;
   const delivered = [];
   const fetch = async (url, init) => {
-    if (!up) throw new TypeError('fetch failed');
     delivered.push(new EnvelopeReader(init.body).sequence);
     return new Response('{}', { status: 200 });
   };
-  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, retries: 0, queueLimit: 2, fetch });
-  for (let i = 1; i <= 4; i++) {
-    client.increment('n', i);
-    await client.flush();
-  }
+  const errors = [];
+  // Worker mode: thresholds make envelopes; only flush() sends them.
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, maxEvents: 1, queueLimit: 2,
+    fetch, onError: (e) => errors.push(e.message) });
+  for (let i = 1; i <= 4; i++) client.increment('n', i);
   const st = client.stats();
   assert.deepEqual([st.envelopes, st.dropped, st.queued], [4, 2, 2]);
-  up = true;
+  assert.equal(errors.length, 2);
+  assert.match(errors[0], /queue held more than 2 envelopes: dropped the oldest/);
   await client.flush();
   assert.deepEqual(delivered, [3, 4], 'the two newest survive, in order');
+});
+
+test('while the server fails, flushes only record: no envelope is made or sent until the backoff passes', async () => {
+  let calls = 0;
+  let up = false;
+  const delivered = [];
+  const fetch = async (url, init) => {
+    calls++;
+    if (!up) return new Response('down', { status: 503 });
+    delivered.push(new EnvelopeReader(init.body));
+    return new Response('{"outcome":"applied"}', { status: 200 });
+  };
+  let clock = 1_000;
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', timers: false, retries: 0,
+    backoffBaseMs: 1_000, backoffMaxMs: 8_000, fetch, now: () => clock });
+  // 200 flushes a second apart, the server down: one request per backoff step (1, 2, 4, 8, 8, ...
+  // seconds, jittered down to half), not one per flush; at most one envelope made per failed
+  // drain, the rest merged in the recorder; nothing dropped.
+  for (let i = 0; i < 200; i++) {
+    client.increment('n');
+    await client.flush();
+    clock += 1_000;
+  }
+  assert.ok(calls >= 20 && calls <= 60, `${calls} requests in 200 s of outage`);
+  assert.equal(client.stats().dropped, 0);
+  assert.ok(client.stats().envelopes <= calls, 'an envelope is made only when a send may follow');
+  up = true;
+  clock += 10_000;
+  const result = await client.flush();
+  assert.equal(result.queued, 0);
+  const total = delivered.reduce((n, e) => n + e.open('n').value, 0n);
+  assert.equal(total, 200n, 'every event arrives once');
+});
+
+test('a send that gets no answer is aborted after timeoutMs and retried', async () => {
+  const s = await sink([], { hang: 1 });
+  const client = createClient({ endpoint: s.url, ...fast, timeoutMs: 300 });
+  client.increment('n', 7);
+  const started = Date.now();
+  const result = await client.flush();
+  assert.deepEqual([result.sent, result.queued], [1, 0]);
+  assert.equal(s.bodies.length, 2);
+  assert.ok(same(s.bodies[0].body, s.bodies[1].body), 'the same bytes again');
+  assert.ok(Date.now() - started < 5_000);
+  assert.match(String(client.stats().lastError), /no answer within 300 ms|abort/i);
+  s.close();
+});
+
+test('a Retry-After longer than the backoff cap ends the flush; flushes wait for it', async () => {
+  const s = await sink([503, 503], { retryAfter: 120 });
+  let clock = 1_000;
+  const client = createClient({ endpoint: s.url, ...fast, now: () => clock });
+  client.increment('n');
+  const started = Date.now();
+  const first = await client.flush();
+  assert.ok(Date.now() - started < 1_000, 'no two-minute sleep inside a flush');
+  assert.deepEqual([first.sent, first.queued, s.bodies.length], [0, 1, 1]);
+  clock += 119_000;
+  client.increment('n');
+  await client.flush();
+  assert.equal(s.bodies.length, 1, 'not before the two minutes are up');
+  clock += 1_000;
+  await client.flush();
+  assert.equal(s.bodies.length, 2, 'then once (the server asks for two more minutes)');
+  clock += 120_000;
+  const last = await client.flush();
+  assert.deepEqual([last.sent, last.queued], [2, 0], 'the envelope, then what was recorded meanwhile');
+  const seen = s.bodies.map((b) => new EnvelopeReader(b.body));
+  assert.deepEqual(seen.map((e) => e.sequence), [1, 1, 1, 2]);
+  assert.equal(seen.reduce((n, e) => n + e.open('n').value, 0n) - 2n * seen[0].open('n').value, 2n);
+  s.close();
+});
+
+test('Retry-After: seconds, HTTP dates, and malformed values fall back to the backoff', async () => {
+  for (const [makeHeader, min, max] of [
+    [() => '1', 950, 3_000],
+    // An HTTP date has whole seconds: 2.5 s ahead is 1.5 to 2.5 s.
+    [() => new Date(Date.now() + 2_500).toUTCString(), 1_300, 3_500],
+    [() => '-1', 0, 400],
+    [() => '1.5', 0, 400],
+    [() => 'soon', 0, 400],
+  ]) {
+    const header = makeHeader();
+    const s = await sink([503], { retryAfter: header });
+    const client = createClient({ endpoint: s.url, ...fast, backoffMaxMs: 10_000, backoffBaseMs: 5 });
+    client.increment('n');
+    await client.flush();
+    assert.equal(s.bodies.length, 2, header);
+    const waited = s.times[1] - s.times[0];
+    assert.ok(waited >= min && waited <= max, `Retry-After ${header}: waited ${waited} ms`);
+    s.close();
+  }
+});
+
+test('an envelope that keeps failing does not hold back the others', async () => {
+  // The sink fails sequence 1 every time; 2 and 3 must still arrive.
+  const s = await sink([], { failSequence: 1 });
+  let clock = 1_000;
+  const client = createClient({ endpoint: s.url, ...fast, retries: 1, now: () => clock });
+  for (let i = 0; i < 3; i++) {
+    client.increment('n');
+    await client.flush();
+    clock += 60_000;
+  }
+  for (let i = 0; i < 3; i++) {
+    await client.flush();
+    clock += 60_000;
+  }
+  const applied = new Set(s.bodies.map((b) => new EnvelopeReader(b.body).sequence).filter((q) => q !== 1));
+  assert.deepEqual([...applied].sort(), [2, 3]);
+  assert.equal(client.stats().queued, 1, 'sequence 1 waits, kept');
+  s.close();
+});
+
+test('an envelope being sent is not dropped from a full queue', async () => {
+  let release;
+  const delivered = [];
+  const fetch = async (url, init) => {
+    const q = new EnvelopeReader(init.body).sequence;
+    if (q === 1) await new Promise((r) => { release = r; });
+    delivered.push(q);
+    return new Response('{"outcome":"applied"}', { status: 200 });
+  };
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, timers: false, queueLimit: 1, fetch });
+  client.increment('n');
+  const first = client.flush();
+  await new Promise((r) => setTimeout(r, 20));
+  client.increment('n');
+  const second = client.flush(); // Worker mode: its own drain, which skips the busy item
+  await second;
+  release();
+  await first;
+  const st = client.stats();
+  assert.deepEqual(delivered.sort(), [1, 2]);
+  assert.deepEqual([st.sent, st.dropped, st.queued], [2, 0, 0]);
+});
+
+test('a duplicate answer to a first send is reported: another sender uses this replica id', async () => {
+  const replica = 'fedcba9876543210fedcba9876543210';
+  const fetch = async () => new Response('{"outcome":"duplicate"}', { status: 200 });
+  const errors = [];
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, replica, nextSequence: 1, fetch, onError: (e) => errors.push(e) });
+  client.increment('n', 5);
+  const result = await client.flush();
+  assert.deepEqual([result.sent, result.queued], [0, 0]);
+  assert.equal(client.stats().duplicates, 1);
+  assert.match(errors[0].message, new RegExp(`sequence 1 of replica ${replica}.*another sender uses this replica id`));
+});
+
+test('close() stops recording at once and sends what was recorded before', async () => {
+  const s = await sink();
+  const client = createClient({ endpoint: s.url, ...fast, timers: true, flushIntervalMs: 0 });
+  client.increment('n', 1);
+  const closing = client.close();
+  assert.throws(() => client.increment('n', 10), /increment: this client is closed/);
+  await closing;
+  assert.throws(() => client.increment('n', 100), /closed/);
+  await client.flush();
+  const total = s.bodies.reduce((n, b) => n + new EnvelopeReader(b.body).open('n').value, 0n);
+  assert.equal(total, 1n, 'nothing recorded after close() is sent');
+  s.close();
 });
 
 test('maxEvents and maxAgeMs make envelopes on their own', async () => {
@@ -190,6 +363,97 @@ test('an awaited flush also waits for a send that a threshold started in the bac
   assert.equal(client.stats().queued, 0);
   await client.close();
   s.close();
+});
+
+test('flushBeacon splits envelopes over a beacon\'s size and keeps what the browser refuses', () => {
+  const beacons = [];
+  let refuse = 1; // the browser refuses the first beacon (its 64 KB budget was in use)
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, maxEvents: 1e9,
+    sendBeacon: (url, blob) => {
+      if (blob.size > 65_536) return false;
+      if (refuse-- > 0) return false;
+      beacons.push({ url, size: blob.size });
+      return true;
+    } });
+  // Eight dense HyperLogLogs: an envelope of about 100 KB.
+  for (let k = 0; k < 8; k++) {
+    for (let i = 0; i < 30_000; i++) client.addUnique(`u${k}`, `${k}-${i}`);
+  }
+  assert.equal(client.flushBeacon(), false, 'one was refused');
+  assert.ok(client.stats().split >= 1);
+  assert.equal(client.stats().queued, 1, 'the refused part stays queued');
+  assert.ok(beacons.every((b) => b.size <= 60_000));
+  assert.ok(beacons.every((b) => /supersedes=1/.test(b.url)), 'the parts settle the envelope they replace');
+  assert.equal(client.flushBeacon(), true, 'sent on the next chance');
+  assert.equal(client.stats().queued, 0);
+  assert.equal(client.stats().beacons, beacons.length);
+  assert.equal(client.stats().sent, 0, 'a beacon is not a confirmed delivery');
+});
+
+/** Runs `body` with browser globals stubbed (window, document, navigator, window events). */
+async function inBrowser(onLine, body) {
+  const saved = Object.fromEntries(['window', 'document', 'navigator', 'addEventListener', 'removeEventListener']
+    .map((k) => [k, Object.getOwnPropertyDescriptor(globalThis, k)]));
+  const win = new EventTarget();
+  const doc = new EventTarget();
+  doc.visibilityState = 'visible';
+  const define = (k, value) => Object.defineProperty(globalThis, k, { value, configurable: true, writable: true });
+  define('window', globalThis);
+  define('document', doc);
+  define('navigator', { onLine, userAgent: 'test' });
+  define('addEventListener', win.addEventListener.bind(win));
+  define('removeEventListener', win.removeEventListener.bind(win));
+  try {
+    await body({ fire: (type) => win.dispatchEvent(new Event(type)), doc });
+  } finally {
+    for (const [k, d] of Object.entries(saved)) {
+      if (d) Object.defineProperty(globalThis, k, d);
+      else delete globalThis[k];
+    }
+  }
+}
+
+test('in a browser: nothing is made or sent while offline; going online sends it all in one envelope', async () => {
+  await inBrowser(false, async ({ fire }) => {
+    const delivered = [];
+    const fetch = async (url, init) => {
+      delivered.push(new EnvelopeReader(init.body));
+      return new Response('{"outcome":"applied"}', { status: 200 });
+    };
+    const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, timers: true,
+      flushIntervalMs: 10, maxEvents: 5, queueLimit: 2, fetch });
+    for (let i = 0; i < 40; i++) {
+      client.increment('n');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await client.flush();
+    assert.deepEqual([delivered.length, client.stats().envelopes, client.stats().dropped], [0, 0, 0]);
+    fire('online');
+    await client.flush();
+    assert.equal(delivered.length, 1);
+    assert.equal(delivered[0].open('n').value, 40n);
+    await client.close();
+  });
+});
+
+test('in a browser: pagehide and a hidden page send beacons', async () => {
+  await inBrowser(true, async ({ fire, doc }) => {
+    const beacons = [];
+    const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, timers: true, flushIntervalMs: 0,
+      sendBeacon: (url, blob) => { beacons.push(blob.size); return true; } });
+    client.increment('n');
+    fire('pagehide');
+    assert.equal(beacons.length, 1);
+    client.increment('n');
+    doc.visibilityState = 'hidden';
+    doc.dispatchEvent(new Event('visibilitychange'));
+    assert.equal(beacons.length, 2);
+    await client.close();
+    client.flushBeacon();
+    fire('pagehide'); // closed: listeners removed
+    assert.equal(beacons.length, 2);
+    assert.equal(client.stats().beacons, 2);
+  });
 });
 
 test('flushBeacon sends every queued envelope with the token in the query string', () => {

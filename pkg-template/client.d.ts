@@ -15,16 +15,27 @@ export interface ClientOptions {
   maxAgeMs?: number;
   /** Flush this often where timers run (browsers, Node; never in Workers) (default 5000 ms). */
   flushIntervalMs?: number;
-  /** Envelopes kept while the server cannot be reached; the oldest is dropped past it (64). */
+  /** Envelopes kept waiting for the server; past it the oldest waiting one is dropped, counted in
+   * `stats().dropped` and passed to `onError` (default 64). While the server fails, no new
+   * envelopes are made (the recorder merges meanwhile), so the queue grows slowly. */
   queueLimit?: number;
-  /** Retries of one envelope per flush before it waits for the next flush (default 6). */
+  /** Retries of one envelope within one flush; then it goes to the back of the queue and the
+   * next flush after the backoff tries again (default 6). */
   retries?: number;
-  /** First backoff step (default 250 ms), doubling up to `backoffMaxMs` (default 30000 ms). */
+  /** First backoff step (default 250 ms), doubling with each failed send in a row (across
+   * flushes) up to `backoffMaxMs`, with jitter. */
   backoffBaseMs?: number;
+  /** The longest backoff step (default 30000 ms where timers run, 5000 ms in Workers, whose
+   * `waitUntil` ends about 30 s after the response). A flush sleeps at most twice this in all; a
+   * Retry-After longer than it ends the flush, and until it passes flushes only record. */
   backoffMaxMs?: number;
+  /** A send with no answer after this long is aborted and retried (default 10000 ms; 0: none). */
+  timeoutMs?: number;
   /** Whether a flush timer may run (default: yes, except in Cloudflare Workers). */
   timers?: boolean;
-  /** Resume a sender: its replica id (32 hex digits) and next sequence number. */
+  /** Resume a sender: its replica id (32 hex digits) and next sequence number, both or neither
+   * (persist `client.recorder.replica` and `client.recorder.nextSequence`). A replica id without
+   * its next sequence would reuse sequences the server already applied: refused. */
   replica?: string;
   nextSequence?: number;
   /** The fetch to use (default `globalThis.fetch`). */
@@ -33,13 +44,20 @@ export interface ClientOptions {
   sendBeacon?: (url: string, data: Blob) => boolean;
   /** The clock in milliseconds (default `Date.now`). */
   now?: () => number;
+  /** Called with an `Error` whenever recorded events are lost for good: an envelope refused
+   * (4xx), too large to split, dropped from a full queue, or answered "duplicate" on its first
+   * send (another sender uses this replica id). */
+  onError?: (error: Error) => void;
 }
 
 /** What `stats()` reports. */
 export interface ClientStats {
   /** Envelopes made. */ envelopes: number;
-  /** Envelopes the server accepted (2xx). */ sent: number;
-  /** Sends retried (network error, 408, 429, 5xx). */ retried: number;
+  /** Envelopes the server applied (2xx). */ sent: number;
+  /** Envelopes handed to `sendBeacon` (the browser does not say whether they arrived). */ beacons: number;
+  /** Envelopes the server had already applied though this client never sent them: another
+   * sender uses this replica id; their events were not counted. */ duplicates: number;
+  /** Sends retried (network error, timeout, 408, 429, 5xx). */ retried: number;
   /** Envelopes split after a 413. */ split: number;
   /** Envelopes dropped because the queue was full (the oldest first). */ dropped: number;
   /** Envelopes the server refused for good (other 4xx). */ rejected: number;
@@ -49,7 +67,8 @@ export interface ClientStats {
   /** Events recorded since the last envelope. */ pendingEvents: number;
 }
 
-/** The result of a flush. */
+/** What happened while a flush ran: envelopes the server applied and envelopes dropped from a
+ * full queue in that time, and how many still wait (0: everything recorded was delivered). */
 export interface FlushResult { sent: number; queued: number; dropped: number }
 
 /** An edge client: record, and envelopes reach the server exactly once. */
@@ -64,12 +83,14 @@ export interface Client {
   addTopK(key: string, item: string, weight?: number | null, options?: TopKOptions | null): void;
   addCount(key: string, item: string, weight?: number | null, options?: CountMinSketchOptions | null): void;
   addQuantile(key: string, value: number, options?: QuantilesOptions | null): void;
-  /** Make an envelope of what was recorded and send the queue (for `ctx.waitUntil` in Workers). */
+  /** Make an envelope of what was recorded and send the queue (for `ctx.waitUntil` in Workers).
+   * Offline, or during the backoff after failed sends, it only records. */
   flush(): Promise<FlushResult>;
-  /** Send everything with `navigator.sendBeacon` (done on `pagehide`); false if a beacon failed. */
+  /** Send everything with `navigator.sendBeacon` (done on `pagehide` and when the page is
+   * hidden), splitting envelopes over 60 KB; false if something stayed queued. */
   flushBeacon(): boolean;
   stats(): ClientStats;
-  /** Stop timers and listeners, then flush. */
+  /** Stop recording (later record calls throw), timers and listeners, then flush. */
   close(): Promise<FlushResult>;
 }
 

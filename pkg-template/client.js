@@ -6,12 +6,17 @@
 //   `maxAgeMs` old (checked on every record call, and by a timer where timers are allowed), and on
 //   `flush()`. In Workers no timer ever runs: call `ctx.waitUntil(client.flush())` per request.
 // - A failed send is retried with the same bytes (the receiver's exactly-once rule makes that
-//   safe): network errors, 408, 429 and 5xx, with exponential backoff and jitter, honouring
-//   Retry-After. A 413 splits the envelope in two (fresh sequence numbers, each sent with
-//   `?supersedes=<the refused sequence>` so the server settles it instead of reporting it lost);
-//   other 4xx answers are permanent and the envelope is dropped, counted in `stats().rejected`.
-// - Envelopes wait in a bounded queue; when it is full the oldest is dropped and counted.
-// - Browsers: a flush interval, `sendBeacon` on `pagehide`, and no sending while offline.
+//   safe): network errors, timeouts, 408, 429 and 5xx, with exponential backoff and jitter,
+//   honouring Retry-After. The backoff belongs to the client, not to one flush: while the server
+//   is failing, flushes only queue, and a new attempt waits for the backoff (so an outage costs
+//   one request per backoff step, however often `flush()` is called). A 413 splits the envelope
+//   in two (fresh sequence numbers, each sent with `?supersedes=<the refused sequence>` so the
+//   server settles it instead of reporting it lost); other 4xx answers are permanent and the
+//   envelope is dropped, counted in `stats().rejected` and passed to `onError`.
+// - Envelopes wait in a bounded queue; when more than `queueLimit` wait, the oldest waiting one
+//   is dropped and counted (one being sent is not dropped: it may already be delivered).
+// - Browsers: a flush interval, `sendBeacon` on `pagehide` (and when the page is hidden), and no
+//   envelopes made or sent while offline: the recorder merges what comes meanwhile, losslessly.
 
 const DEFAULTS = {
   endpoint: undefined,
@@ -22,17 +27,28 @@ const DEFAULTS = {
   queueLimit: 64,
   retries: 6,
   backoffBaseMs: 250,
-  backoffMaxMs: 30_000,
+  backoffMaxMs: undefined, // 30 s where timers run, 5 s in Workers (see the option's docs)
+  timeoutMs: 10_000,
   timers: undefined,
   replica: undefined,
   nextSequence: undefined,
   fetch: undefined,
   sendBeacon: undefined,
   now: undefined,
+  onError: undefined,
 };
 
 const RECORD_METHODS = ['addUnique', 'increment', 'decrement', 'addWindow', 'addUniqueSeries',
   'addScore', 'addTopK', 'addCount', 'addQuantile'];
+
+/** Bytes a beacon may carry: browsers refuse beacons (and keepalive requests) past 64 KiB in
+ * flight, so larger envelopes are split first. */
+const BEACON_MAX_BYTES = 60_000;
+/** The longest wait a timer can express (setTimeout's limit, about 24.8 days). */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+/** An item held by a send that never finished (a Worker's request ended under it) is free again
+ * after this long (at least). */
+const STALE_MS = 60_000;
 
 function isWorkerd() {
   return typeof globalThis.WebSocketPair === 'function' && typeof globalThis.navigator === 'object' &&
@@ -43,19 +59,16 @@ function isBrowser() {
   return typeof globalThis.window === 'object' && typeof globalThis.document === 'object';
 }
 
-/** Milliseconds to wait before retry number `attempt` (1-based): what the server's Retry-After
- * says (seconds or an HTTP date) when it gave one, else exponential backoff with jitter (between
- * half and all of the step). */
-function retryDelay(response, attempt, base, max) {
-  const header = response?.headers?.get?.('retry-after');
-  if (header != null && header !== '') {
-    const seconds = Number(header);
-    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-    const date = Date.parse(header);
-    if (Number.isFinite(date)) return Math.max(0, date - Date.now());
-  }
-  const step = Math.min(max, base * 2 ** (attempt - 1));
-  return step / 2 + Math.random() * step / 2;
+/** What a Retry-After header asks for, in milliseconds: delay-seconds (digits only) or an
+ * HTTP-date; undefined when absent or malformed (then the client's own backoff applies). */
+function retryAfterMs(header, nowMs) {
+  if (header == null) return undefined;
+  const text = String(header).trim();
+  if (/^\d+$/.test(text)) return Math.min(MAX_DELAY_MS, Number(text) * 1000);
+  // An HTTP-date names a weekday and a month: anything without letters ("-1", "1.5") is not one.
+  if (!/[a-z]/i.test(text)) return undefined;
+  const date = Date.parse(text);
+  return Number.isFinite(date) ? Math.min(MAX_DELAY_MS, Math.max(0, date - nowMs)) : undefined;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -69,29 +82,58 @@ export function createClientWith(wasm, options) {
   if (typeof o.endpoint !== 'string' || !/^https?:\/\//.test(o.endpoint)) {
     throw new TypeError(`createClient: endpoint must be an http(s) URL, got ${JSON.stringify(o.endpoint)}`);
   }
-  for (const key of ['maxEvents', 'maxAgeMs', 'flushIntervalMs', 'queueLimit', 'retries', 'backoffBaseMs', 'backoffMaxMs']) {
+  const timers = o.timers ?? !isWorkerd();
+  // A Worker's waitUntil lasts about 30 s after the response: a flush there must not sleep long.
+  o.backoffMaxMs ??= timers ? 30_000 : 5_000;
+  for (const key of ['maxEvents', 'maxAgeMs', 'flushIntervalMs', 'queueLimit', 'retries', 'backoffBaseMs', 'backoffMaxMs', 'timeoutMs']) {
     if (!Number.isSafeInteger(o[key]) || o[key] < 0) throw new TypeError(`createClient: ${key} must be a whole number ≥ 0, got ${o[key]}`);
   }
   if (o.queueLimit < 1) throw new TypeError('createClient: queueLimit must be at least 1');
+  // A resumed sender needs both: its replica id alone would restart at sequence 1, which the
+  // server already applied (everything sent would be answered "duplicate" and lost).
+  if ((o.replica === undefined) !== (o.nextSequence === undefined)) {
+    throw new TypeError('createClient: replica and nextSequence resume a sender together; give both (persist recorder.replica and recorder.nextSequence) or neither');
+  }
+  if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('createClient: onError must be a function');
   const doFetch = o.fetch ?? globalThis.fetch?.bind(globalThis);
   if (typeof doFetch !== 'function') throw new TypeError('createClient: no fetch in this runtime; pass options.fetch');
   const now = o.now ?? (() => Date.now());
-  const timers = o.timers ?? !isWorkerd();
   const browser = isBrowser();
 
   const recorder = new wasm.Recorder(o.replica === undefined ? undefined : { replica: o.replica, nextSequence: o.nextSequence });
   const queue = [];
-  const stats = { envelopes: 0, sent: 0, retried: 0, split: 0, dropped: 0, rejected: 0, tooLarge: 0, lastError: undefined };
+  const stats = {
+    envelopes: 0, sent: 0, retried: 0, split: 0, dropped: 0, rejected: 0, tooLarge: 0,
+    duplicates: 0, beacons: 0, lastError: undefined,
+  };
   let events = 0;
   let firstEventAt = 0;
   let online = browser && typeof navigator === 'object' && 'onLine' in navigator ? navigator.onLine : true;
   let closed = false;
+  // The client's backoff: failed sends in a row, and the time before which none is tried.
+  let failures = 0;
+  let notBefore = 0;
 
   const headers = { 'content-type': 'application/octet-stream' };
   if (o.token) headers.authorization = `Bearer ${o.token}`;
 
-  // An item: the envelope's bytes, and the sequences of refused envelopes it is a part of.
-  const queued = (bytes, supersedes = []) => ({ bytes, supersedes, attempts: 0, sendingSince: 0 });
+  /** Records a failure in `stats` and tells `onError` (whose own errors are not ours to throw). */
+  function fail(error) {
+    stats.lastError = error;
+    if (o.onError) {
+      try { o.onError(error); } catch { /* a faulty hook must not stop delivery */ }
+    }
+  }
+
+  // An item: the envelope's bytes, the sequences of refused envelopes it is a part of, how often
+  // it was sent, and since when a send holds it (0: free).
+  let made = 0;
+  // `exhausted`: it failed `retries + 1` times in one drain (the server is down, or this
+  // envelope is one it cannot take).
+  const queued = (bytes, supersedes = []) => ({ bytes, supersedes, made: ++made, sends: 0, busySince: 0, exhausted: false });
+  // A send holds an item at most for its timeout and the backoff it sleeps.
+  const staleMs = Math.max(STALE_MS, 2 * (o.timeoutMs + o.backoffMaxMs));
+  const isFree = (item) => !item.busySince || now() - item.busySince > staleMs;
 
   /** `base` with `name=value` pairs added to its query string. */
   function withQuery(base, pairs) {
@@ -101,106 +143,195 @@ export function createClientWith(wasm, options) {
   }
 
   /** The endpoint for an item: `?supersedes=` names the split envelope(s) it stands in for. */
-  const urlFor = (base, entry) => withQuery(base, entry.supersedes.map((q) => ['supersedes', q]));
+  const urlFor = (base, item) => withQuery(base, item.supersedes.map((q) => ['supersedes', q]));
 
-  function enqueue(bytes) {
-    queue.push(queued(bytes));
-    stats.envelopes++;
-    while (queue.length > o.queueLimit) {
-      queue.shift();
+  /** Drops the oldest waiting items while more than `queueLimit` wait. Items being sent are not
+   * counted nor dropped: one may already have reached the server. */
+  function enforceLimit() {
+    let waiting = queue.reduce((n, item) => n + (isFree(item) ? 1 : 0), 0);
+    while (waiting > o.queueLimit) {
+      let at = -1;
+      queue.forEach((item, i) => { if (isFree(item) && (at < 0 || item.made < queue[at].made)) at = i; });
+      const [item] = queue.splice(at, 1);
+      waiting--;
       stats.dropped++;
+      fail(new Error(`the queue held more than ${o.queueLimit} envelopes: dropped the oldest (${item.bytes.length} bytes)`));
     }
   }
 
   function cut() {
     const bytes = recorder.envelope(now());
     events = 0;
-    if (bytes) enqueue(bytes);
+    if (bytes) {
+      queue.push(queued(bytes));
+      stats.envelopes++;
+      enforceLimit();
+    }
+  }
+
+  /** Replaces `item` (at `at`) by two halves of its entries under fresh sequences, each naming
+   * the sequence it stands in for; false when it holds a single entry. */
+  function splitAt(at, item) {
+    const halves = recorder.split(item.bytes);
+    if (!halves) return false;
+    stats.split++;
+    const reader = new wasm.EnvelopeReader(item.bytes);
+    const supersedes = [...item.supersedes, reader.sequence];
+    reader.free();
+    queue.splice(at, 1, ...halves.map((bytes) => queued(bytes, supersedes)));
+    enforceLimit();
+    return true;
   }
 
   async function send(item) {
+    item.sends++;
     let response;
+    let timer;
     try {
-      response = await doFetch(urlFor(o.endpoint, item), { method: 'POST', body: item.bytes, headers, keepalive: browser && item.bytes.length < 60_000 });
+      const init = { method: 'POST', body: item.bytes, headers, keepalive: browser && item.bytes.length < BEACON_MAX_BYTES };
+      if (o.timeoutMs > 0 && typeof AbortController === 'function') {
+        const abort = new AbortController();
+        timer = setTimeout(() => abort.abort(new Error(`no answer within ${o.timeoutMs} ms`)), o.timeoutMs);
+        init.signal = abort.signal;
+      }
+      response = await doFetch(urlFor(o.endpoint, item), init);
+      const status = response.status;
+      // Read every body (it frees the connection), under the same timeout.
+      const text = await response.text().catch(() => '');
+      if (response.ok) {
+        let outcome;
+        try { outcome = JSON.parse(text).outcome; } catch { /* an answer without JSON */ }
+        return { done: true, duplicate: outcome === 'duplicate' };
+      }
+      if (status === 413) return { tooLarge: true };
+      if (status === 408 || status === 429 || status >= 500) {
+        return { retry: true, after: retryAfterMs(response.headers?.get?.('retry-after'), now()), error: new Error(`HTTP ${status}: ${text}`) };
+      }
+      return { rejected: true, error: new Error(`HTTP ${status}: ${text}`) };
     } catch (error) {
-      return { retry: true, error };
+      return { retry: true, error: error instanceof Error ? error : new Error(String(error)) };
+    } finally {
+      clearTimeout(timer);
     }
-    if (response.ok) return { done: true };
-    const status = response.status;
-    if (status === 413) return { tooLarge: true, status };
-    if (status === 408 || status === 429 || status >= 500) return { retry: true, response, error: new Error(`HTTP ${status}`) };
-    return { rejected: true, error: new Error(`HTTP ${status}: ${await response.text().catch(() => '')}`) };
   }
 
-  // An item being sent by one drain is skipped by another (a Worker runs one drain per request);
-  // one whose send never finished (its request ended) is free again after a while.
-  const STALE_MS = 30_000;
-  const free = (item) => !item.sendingSince || now() - item.sendingSince > STALE_MS;
+  /** The client's next backoff step: exponential in the failures in a row, with jitter (half to
+   * all of the step), or what the server's Retry-After asked for. */
+  function backoff(after) {
+    if (after !== undefined) return after;
+    const step = Math.min(o.backoffMaxMs, o.backoffBaseMs * 2 ** Math.min(failures - 1, 30));
+    return step / 2 + Math.random() * step / 2;
+  }
 
+  /** Sends queued items until the queue is empty, the server keeps failing (an envelope failed
+   * `retries + 1` times, or the drain slept twice `backoffMaxMs` in all), or the server asks for a
+   * wait longer than `backoffMaxMs`. Items a send holds (another drain's, in Workers) are skipped. */
   async function drain() {
+    const tries = new Map();
+    let slept = 0;
+    let recovering = failures > 0;
     let item;
-    while (online && (item = queue.find(free))) {
-      item.sendingSince = now();
+    while (sending()) {
+      // Envelopes that never exhausted their retries first: one the server cannot take must not
+      // hold back the others.
+      item = queue.find((i) => isFree(i) && !i.exhausted) ?? queue.find(isFree);
+      if (!item) {
+        // Delivered everything after failures: what was recorded meanwhile goes now.
+        if (!recovering || failures > 0 || events === 0) break;
+        recovering = false;
+        cut();
+        continue;
+      }
+      item.busySince = now();
       const outcome = await send(item);
-      item.sendingSince = 0;
       const at = queue.indexOf(item);
-      if (at < 0) continue; // dropped from a full queue meanwhile
+      if (at < 0) continue; // a stale hold: another drain took it over and settled it
+      if (!outcome.retry) failures = 0;
       if (outcome.done) {
         queue.splice(at, 1);
-        stats.sent++;
-      } else if (outcome.tooLarge) {
-        queue.splice(at, 1);
-        const halves = recorder.split(item.bytes);
-        if (halves) {
-          stats.split++;
-          // The halves carry fresh sequences; they tell the server which one they replace, so
-          // its drift report does not count the refused envelope as lost.
-          const reader = new wasm.EnvelopeReader(item.bytes);
-          const supersedes = [...item.supersedes, reader.sequence];
-          reader.free();
-          queue.splice(at, 0, ...halves.map((bytes) => queued(bytes, supersedes)));
+        if (outcome.duplicate && item.sends === 1) {
+          // Never sent before, yet already applied: another sender uses this replica id and
+          // sequence (a resumed client without its nextSequence, or a copied replica id).
+          stats.duplicates++;
+          fail(new Error(`the server had already applied sequence ${new wasm.EnvelopeReader(item.bytes).sequence} of replica ${recorder.replica}: another sender uses this replica id, so these events were not counted`));
         } else {
+          stats.sent++;
+        }
+      } else if (outcome.tooLarge) {
+        if (!splitAt(at, item)) {
+          queue.splice(at, 1);
           stats.tooLarge++;
-          stats.lastError = new Error('an envelope with a single entry is over the server\'s size limit');
+          fail(new Error(`an envelope with a single entry (${item.bytes.length} bytes) is over the server's size limit: dropped`));
         }
       } else if (outcome.rejected) {
         queue.splice(at, 1);
         stats.rejected++;
-        stats.lastError = outcome.error;
+        fail(outcome.error);
       } else {
         stats.lastError = outcome.error;
-        item.attempts++;
-        if (item.attempts > o.retries) {
-          // Kept (nothing is lost): the next flush tries again.
-          item.attempts = 0;
+        failures++;
+        const delay = backoff(outcome.after);
+        const attempts = (tries.get(item) ?? 0) + 1;
+        tries.set(item, attempts);
+        if (attempts > o.retries || delay > o.backoffMaxMs || slept + delay > 2 * o.backoffMaxMs) {
+          // Kept, nothing is lost: the next flush after the backoff tries again.
+          notBefore = now() + delay;
+          item.exhausted ||= attempts > o.retries;
+          item.busySince = 0;
           break;
         }
         stats.retried++;
-        await sleep(retryDelay(outcome.response, item.attempts, o.backoffBaseMs, o.backoffMaxMs));
+        slept += delay;
+        await sleep(delay); // still held: no other drain resends it meanwhile
       }
+      item.busySince = 0;
+      enforceLimit();
     }
-    return { sent: stats.sent, queued: queue.length, dropped: stats.dropped };
   }
 
+  // Where timers run, one drain runs at a time and at most one more waits for it: a flush during
+  // a drain shares the next one (so an awaited flush() also covers its own envelope) instead of
+  // piling up drains. Workers run one drain per request instead: a request may not wait on
+  // another's I/O; a drain there skips the items another holds.
+  let running = null;
+  let next = null;
+  function startDrain() {
+    if (!running) {
+      running = drain().finally(() => { running = null; });
+      return running;
+    }
+    next ??= running.then(() => { next = null; return startDrain(); });
+    return next;
+  }
+
+  /** Whether envelopes are sent now: not while offline, nor during the backoff after failures. */
+  const sending = () => online && now() >= notBefore;
+  /** Whether new envelopes are made: while sends succeed. While the server fails (or the client
+   * is offline) the recorder merges what comes, which loses nothing (a queue would drop the
+   * oldest), and the first drain that succeeds sends it; once every queued envelope has
+   * exhausted its retries, one more is made per drain, so that an envelope the server cannot
+   * take does not hold back what comes after it. */
+  const cutting = () => sending() && (failures === 0 || queue.every((i) => i.exhausted));
+
   /** Makes an envelope of what was recorded and sends the queue; the promise settles when the
-   * queue is empty or a send keeps failing (it stays queued for the next flush). */
-  // Where timers run, drains go one after another, so an awaited flush() also waits for a drain
-  // that a threshold started in the background (else it would find every item busy and return
-  // early). Workers keep one drain per request instead: a request may not wait on another's I/O.
-  let drains = Promise.resolve();
+   * queue is empty, or the server keeps failing (the envelopes stay queued for a later flush).
+   * It answers what was sent and dropped meanwhile, and what still waits. */
   function flush() {
-    cut();
-    if (!timers) return drain();
-    const result = drains.then(drain, drain);
-    drains = result.catch(() => {});
-    return result;
+    const before = { sent: stats.sent, dropped: stats.dropped };
+    let done;
+    if (sending()) {
+      if (cutting()) cut();
+      done = timers ? startDrain() : drain();
+    } else {
+      done = Promise.resolve();
+    }
+    return done.then(() => ({ sent: stats.sent - before.sent, queued: queue.length, dropped: stats.dropped - before.dropped }));
   }
 
   function recorded() {
-    if (closed) throw new Error('this client is closed');
     if (events === 0) firstEventAt = now();
     events++;
-    if (events >= o.maxEvents || now() - firstEventAt >= o.maxAgeMs) {
+    if ((events >= o.maxEvents || now() - firstEventAt >= o.maxAgeMs) && cutting()) {
       // Workers may not send outside `ctx.waitUntil(client.flush())`: there the envelope is only
       // made (and queued) here.
       if (timers) flush().catch(() => {});
@@ -208,21 +339,34 @@ export function createClientWith(wasm, options) {
     }
   }
 
-  /** Sends everything with `sendBeacon` (page going away): no retries are possible there. */
+  /** Sends what is recorded and queued with `sendBeacon` (the page is going away): envelopes
+   * over a beacon's size are split first; one the browser refuses stays queued (the page may
+   * come back from the back/forward cache). True if everything went. */
   function flushBeacon() {
-    cut();
     const beacon = o.sendBeacon ?? (typeof navigator === 'object' && navigator.sendBeacon ? navigator.sendBeacon.bind(navigator) : null);
     if (!beacon) return false;
+    cut();
     // Beacons cannot carry headers: the token rides in the query string. The body is typed
     // text/plain, a CORS-safelisted type, so a beacon to another origin needs no preflight
     // (which beacons cannot make); the merge server takes text/plain bodies as envelopes.
     const url = withQuery(o.endpoint, o.token ? [['token', o.token]] : []);
-    while (queue.length > 0) {
-      if (!beacon(urlFor(url, queue[0]), new Blob([queue[0].bytes], { type: 'text/plain' }))) return false;
-      queue.shift();
-      stats.sent++;
+    let all = true;
+    for (let at = 0; at < queue.length;) {
+      const item = queue[at];
+      if (!isFree(item)) {
+        at++; // a fetch is sending it (kept alive past the page where the browser allows)
+        all = false;
+      } else if (item.bytes.length > BEACON_MAX_BYTES && splitAt(at, item)) {
+        // the halves take its place; look at the first
+      } else if (item.bytes.length <= BEACON_MAX_BYTES && beacon(urlFor(url, item), new Blob([item.bytes], { type: 'text/plain' }))) {
+        queue.splice(at, 1);
+        stats.beacons++;
+      } else {
+        at++;
+        all = false;
+      }
     }
-    return true;
+    return all;
   }
 
   const listeners = [];
@@ -235,9 +379,17 @@ export function createClientWith(wasm, options) {
     interval = setInterval(() => { if (events > 0 || queue.length > 0) flush().catch(() => {}); }, o.flushIntervalMs);
     interval.unref?.(); // never keep a Node process alive for it
   }
-  if (browser) {
+  if (browser && typeof globalThis.addEventListener === 'function') {
     listen(globalThis, 'pagehide', () => flushBeacon());
-    listen(globalThis, 'online', () => { online = true; flush().catch(() => {}); });
+    if (typeof document.addEventListener === 'function') {
+      // Mobile browsers may discard a hidden page without a pagehide.
+      listen(document, 'visibilitychange', () => { if (document.visibilityState === 'hidden') flushBeacon(); });
+    }
+    listen(globalThis, 'online', () => {
+      online = true;
+      notBefore = 0;
+      flush().catch(() => {});
+    });
     listen(globalThis, 'offline', () => { online = false; });
   }
 
@@ -246,16 +398,18 @@ export function createClientWith(wasm, options) {
     flush,
     flushBeacon,
     stats: () => ({ ...stats, queued: queue.length, pendingEvents: events }),
-    async close() {
+    /** Stops recording, timers and listeners, then flushes (a later flush() sends what stays
+     * queued). */
+    close() {
+      closed = true;
       if (interval) clearInterval(interval);
       for (const remove of listeners.splice(0)) remove();
-      const result = await flush();
-      closed = true;
-      return result;
+      return flush();
     },
   };
   for (const name of RECORD_METHODS) {
     client[name] = (...args) => {
+      if (closed) throw new Error(`${name}: this client is closed`);
       const result = recorder[name](...args);
       recorded();
       return result;
