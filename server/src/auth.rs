@@ -287,22 +287,24 @@ impl Auth {
                 write: true,
             });
         }
-        let presented = match headers.get(header::AUTHORIZATION) {
-            Some(value) => {
-                let value = value.to_str().unwrap_or("");
-                let token = value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::UNAUTHORIZED,
-                            "bad_authorization",
-                            "the Authorization header must be `Bearer <token>`",
-                        )
-                    })?;
-                token.trim()
+        let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
+        let presented = match (authorization.next(), authorization.next()) {
+            (Some(_), Some(_)) => {
+                // Which one would count is anyone's guess (a proxy may have added one): refuse.
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "bad_authorization",
+                    "send one Authorization header, not several",
+                ));
             }
-            None => query_token.unwrap_or(""),
+            (Some(value), None) => bearer_token(value.to_str().unwrap_or("")).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "bad_authorization",
+                    "the Authorization header must be `Bearer <token>`",
+                )
+            })?,
+            (None, _) => query_token.unwrap_or(""),
         };
         if presented.is_empty() {
             return Err(ApiError::new(
@@ -336,9 +338,34 @@ impl Auth {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value: the scheme in any case (RFC 9110
+/// §11.1), then spaces or tabs; None for another scheme.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim_matches([' ', '\t']))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_spaces_may_be_tabs() {
+        for value in [
+            "Bearer t0k",
+            "bearer t0k",
+            "BEARER t0k",
+            "Bearer\tt0k",
+            "  Bearer   t0k  ",
+        ] {
+            assert_eq!(bearer_token(value), Some("t0k"), "{value:?}");
+        }
+        for value in ["Basic t0k", "Bearert0k", "Bearer", "t0k"] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
+    }
 
     fn file(extra: &str) -> String {
         format!(

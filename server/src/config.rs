@@ -95,6 +95,14 @@ pub struct ServerConfig {
     /// A request body must arrive within this many milliseconds (else 408).
     #[arg(long, env = "EDGESKETCH_BODY_TIMEOUT_MS", default_value_t = 10_000)]
     pub body_timeout_ms: u64,
+    /// A request's headers must arrive within this many milliseconds of the connection's start
+    /// (or of its previous response); else the connection is closed.
+    #[arg(long, env = "EDGESKETCH_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Open connections at most; further ones wait in the listen backlog until one closes.
+    /// Keep it below the process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "EDGESKETCH_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
     /// A sequence gap is reported as drift once it has stayed open this many seconds.
     #[arg(long, env = "EDGESKETCH_DRIFT_GRACE_SECS", default_value_t = 60)]
     pub drift_grace_secs: u64,

@@ -135,11 +135,19 @@ impl AppState {
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves; then stops accepting, lets
 /// requests in flight finish (their envelopes are committed), stops the writer and returns.
+///
+/// Each connection must send a request's headers within `--header-timeout-ms`, at most
+/// `--max-connections` are open at once, and the drain waits at most the longer of the header and
+/// body timeouts plus five seconds before it closes what is left (an unanswered request was not
+/// applied; its sender retries).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
     let maintenance = {
         let state = state.clone();
         let every = Duration::from_secs(state.config().maintenance_secs.max(1));
@@ -154,23 +162,70 @@ pub async fn run(
             }
         })
     };
-    let draining = state.clone();
-    let shutdown = async move {
-        shutdown.await;
-        draining.inner.ready.store(false, Ordering::Relaxed);
-        draining.inner.closing.send_replace(true);
-        tracing::info!("shutting down: no new connections; finishing requests in flight");
-    };
-    let result = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let config = state.config();
+    let header_timeout = Duration::from_millis(config.header_timeout_ms.max(1));
+    let drain_deadline =
+        Duration::from_millis(config.header_timeout_ms.max(config.body_timeout_ms) + 5_000);
+    let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let router = app(state.clone());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => permit.expect("never closed"),
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or the peer gave up before the accept: wait a
+                    // moment rather than spin.
+                    tracing::warn!(error = %e, "accept");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |request| router.clone().oneshot(request));
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A closed or timed-out connection is the client's business, not an error of ours.
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    state.inner.ready.store(false, Ordering::Relaxed);
+    state.inner.closing.send_replace(true);
+    tracing::info!("shutting down: no new connections; finishing requests in flight");
+    if tokio::time::timeout(drain_deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            after_ms = drain_deadline.as_millis() as u64,
+            "connections still open after the drain deadline; closing them"
+        );
+    }
     maintenance.abort();
     let closing = state.clone();
     tokio::task::spawn_blocking(move || closing.engine().close())
         .await
         .map_err(std::io::Error::other)?;
     tracing::info!("writer stopped; every acknowledged envelope is committed");
-    result
+    Ok(())
 }
 
 /// Resolves on ctrl-c or SIGTERM.

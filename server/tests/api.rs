@@ -190,6 +190,26 @@ async fn every_bad_input_is_refused_precisely_and_changes_nothing() {
             "bad_gzip",
         ),
         (
+            "gzip, then bytes that are not gzip",
+            header_case(
+                header::CONTENT_ENCODING,
+                "gzip",
+                [gzip(&valid), b"GARBAGE!!".to_vec()].concat(),
+            ),
+            400,
+            "bad_gzip",
+        ),
+        (
+            "gzip, then zeros",
+            header_case(
+                header::CONTENT_ENCODING,
+                "gzip",
+                [gzip(&valid), vec![0; 20]].concat(),
+            ),
+            400,
+            "bad_gzip",
+        ),
+        (
             "unknown encoding",
             header_case(header::CONTENT_ENCODING, "br", valid.clone()),
             415,
@@ -226,6 +246,18 @@ async fn every_bad_input_is_refused_precisely_and_changes_nothing() {
                 .method(Method::POST)
                 .uri("/v1/ingest")
                 .header(header::AUTHORIZATION, "Basic YTpi")
+                .body(Body::from(valid.clone()))
+                .unwrap(),
+            401,
+            "bad_authorization",
+        ),
+        (
+            "two Authorization headers",
+            Request::builder()
+                .method(Method::POST)
+                .uri("/v1/ingest")
+                .header(header::AUTHORIZATION, format!("Bearer {ACME_READ}"))
+                .header(header::AUTHORIZATION, format!("Bearer {ACME}"))
                 .body(Body::from(valid.clone()))
                 .unwrap(),
             401,
@@ -372,6 +404,15 @@ async fn every_bad_input_is_refused_precisely_and_changes_nothing() {
         gzip(&counters(9, 2, &["orders"])),
     );
     assert_eq!(call(app, zipped).await.json()["outcome"], "applied");
+    // A gzip file of two members (legal, e.g. concatenated by a proxy) is the whole envelope.
+    let two = counters(9, 4, &["orders"]);
+    let (head, tail) = two.split_at(30);
+    let members = header_case(
+        header::CONTENT_ENCODING,
+        "gzip",
+        [gzip(head), gzip(tail)].concat(),
+    );
+    assert_eq!(call(app, members).await.json()["outcome"], "applied");
     let beacon = Request::builder()
         .method(Method::POST)
         .uri(format!("/v1/ingest?token={ACME_WRITE}"))
@@ -382,7 +423,7 @@ async fn every_bad_input_is_refused_precisely_and_changes_nothing() {
     let value = call(app, get("/v1/counter?key=orders", Some(ACME)))
         .await
         .json();
-    assert_eq!(value["value"], 4);
+    assert_eq!(value["value"], 5);
 }
 
 /// Bad queries: status and code for each; queries never change anything.
@@ -397,6 +438,16 @@ async fn bad_queries_are_refused_precisely() {
         vec![
             ("orders", counter(3).into()),
             ("visitors", hll(10, "u").into()),
+            ("board", {
+                let mut board = Leaderboard::new(MergeRule::Max, Best::Highest, 100).unwrap();
+                board.add(b"ada", 5.0, AddMode::Set).unwrap();
+                board.into()
+            }),
+            ("win", {
+                let mut w = WindowCounter::new(series(1_000, 3_600_000), NOW).unwrap();
+                w.add(3, NOW).unwrap();
+                w.into()
+            }),
         ],
     );
     assert_eq!(ingest(app, ACME, &e).await.status, StatusCode::OK);
@@ -419,6 +470,63 @@ async fn bad_queries_are_refused_precisely() {
             "unknown_parameter",
         ),
         ("/v1/keys?limit=0", Some(ACME), 400, "invalid_parameter"),
+        // Query values are UTF-8 once percent-decoded, or refused (not read as U+FFFD).
+        ("/v1/counter?key=%FF", Some(ACME), 400, "invalid_parameter"),
+        ("/v1/keys?prefix=%80", Some(ACME), 400, "invalid_parameter"),
+        (
+            "/v1/leaderboard?key=board&min=NaN",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/v1/leaderboard?key=board&min=5&max=1",
+            Some(ACME),
+            400,
+            "invalid_range",
+        ),
+        (
+            "/v1/leaderboard?key=board&min=inf&max=-inf",
+            Some(ACME),
+            400,
+            "invalid_range",
+        ),
+        (
+            "/v1/leaderboard?key=board&limit=0",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/v1/leaderboard?key=board&limit=5000",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/v1/leaderboard?key=board&member=ada&start=3",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/v1/leaderboard?key=board&min=0&start=5&stop=1",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/v1/window/series?key=win&step=0&last=100",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/v1/window/series?key=win&step=18446744073709551615&last=100",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
         ("/v1/keys?limit=many", Some(ACME), 400, "invalid_parameter"),
         (
             "/v1/unique?key=visitors&from=10&to=5",
@@ -908,12 +1016,32 @@ async fn openapi_and_router_agree() {
     }
     let source = include_str!("../src/routes/mod.rs");
     let routed = source.matches(".route(\"").count();
-    let catch_all = source.matches(".route(\"/v1/{*rest}\"").count();
+    let catch_all = source.matches("any(ops::no_such_route)").count();
     assert_eq!(
         paths.len(),
         routed - catch_all,
         "documented paths vs routes"
     );
+    // A wrong method and the API's bare root are problems too, with a code.
+    let wrong = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/keys")
+        .body(Body::empty())
+        .unwrap();
+    let answer = call(&s.app, wrong).await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.code(), "method_not_allowed");
+    assert!(
+        answer.headers[header::ALLOW]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
+    for root in ["/v1", "/v1/"] {
+        let answer = call(&s.app, get(root, None)).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{root}");
+        assert_eq!(answer.code(), "no_such_route", "{root}");
+    }
 }
 
 /// A store that fails its commits while `failing` is set.

@@ -266,3 +266,58 @@ async fn change_events_reach_the_tenants_readers() {
     // Shutdown ends the streams instead of waiting for them.
     live.stop().await;
 }
+
+/// Clients that never finish their headers (slowloris) are cut off after the header timeout,
+/// cannot hold more than `--max-connections` (later ones wait, then are served), and do not hold
+/// up a shutdown past its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off_and_cannot_lock_out_or_block_shutdown() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let mut config = edgesketch_server::config::ServerConfig::for_tests(dir.path().to_path_buf());
+    config.header_timeout_ms = 400;
+    config.body_timeout_ms = 400;
+    config.max_connections = 2;
+    let state = AppState::with_store(store, config, auth(), Arc::new(|| NOW)).unwrap();
+    let live = Live::start(state).await;
+    let addr = live.base.trim_start_matches("http://").to_string();
+    let slow = || async {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"POST /v1/ingest HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        s
+    };
+
+    // Two half-sent requests take both connections; a third request waits for one of them to be
+    // cut off, then is answered.
+    let (mut a, mut b) = (slow().await, slow().await);
+    let started = Instant::now();
+    let livez = reqwest::get(format!("{}/livez", live.base)).await.unwrap();
+    assert_eq!(livez.status(), 200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(200),
+        "served after {waited:?}: no cap"
+    );
+    // The slow ones were closed by the server (a read ends), not left open.
+    for s in [&mut a, &mut b] {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "a connection without headers stayed open");
+    }
+
+    // A shutdown with a half-sent request open ends within its deadline (5.4 s here).
+    let _held = slow().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stopping = Instant::now();
+    live.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(8),
+        "shutdown took {:?}",
+        stopping.elapsed()
+    );
+}

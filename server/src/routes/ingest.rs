@@ -211,10 +211,12 @@ fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
     }
 }
 
-/// Decompresses at most `max` bytes: a gzip bomb stops at the limit.
+/// Decompresses at most `max` bytes: a gzip bomb stops at the limit. Every member of the body is
+/// read (a multi-member gzip file is legal), so bytes after the last one that are not gzip (or a
+/// truncated member) are an error, never silently ignored.
 fn gunzip(bytes: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::new();
-    let mut decoder = flate2::read::GzDecoder::new(bytes).take(max as u64 + 1);
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes).take(max as u64 + 1);
     decoder.read_to_end(&mut out).map_err(|e| {
         ApiError::bad_request(
             "bad_gzip",

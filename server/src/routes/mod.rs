@@ -34,7 +34,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/raw", get(query::raw))
         .route("/v1/drift", get(query::drift))
         .route("/v1/events", get(ops::events))
-        .route("/v1/{*rest}", axum::routing::any(ops::no_such_route));
+        .route("/v1", axum::routing::any(ops::no_such_route))
+        .route("/v1/", axum::routing::any(ops::no_such_route))
+        .route("/v1/{*rest}", axum::routing::any(ops::no_such_route))
+        .method_not_allowed_fallback(ops::method_not_allowed);
     let cors = cors(&state.config().cors_origins);
     let mut router = api
         .route("/openapi.json", get(ops::openapi))
@@ -46,7 +49,19 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             count_problems,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Spans name the path, never the query string: a `token` may ride there (beacons).
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        version = ?request.version(),
+                    )
+                },
+            ),
+        )
         .with_state(state);
     if let Some(cors) = cors {
         router = router.layer(cors);
@@ -106,14 +121,39 @@ pub(crate) struct Params {
     pairs: Vec<(String, String)>,
 }
 
+/// `application/x-www-form-urlencoded` pairs, decoded strictly: a name or value whose bytes are
+/// not UTF-8 is refused (decoded lossily it would name another key, and answer for it).
+fn decode_query(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |part: &str| {
+        let spaced = part.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    format!(
+                        "query parameter {:?} is not UTF-8 once percent-decoded",
+                        part.chars().take(64).collect::<String>()
+                    ),
+                )
+            })
+    };
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
 /// Accepted by every route: auth in the URL (`sendBeacon`, `EventSource`) and the tenant check.
 const COMMON: [&str; 2] = ["token", "tenant"];
 
 impl Params {
     pub(crate) fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let pairs = decode_query(raw.unwrap_or(""))?;
         for (name, _) in &pairs {
             if !allowed.contains(&name.as_str()) && !COMMON.contains(&name.as_str()) {
                 let mut known: Vec<&str> = allowed.iter().chain(COMMON.iter()).copied().collect();

@@ -73,6 +73,19 @@ pub(crate) async fn no_such_route(request: Request) -> ApiError {
     )
 }
 
+/// A route called with a method it does not take (axum adds the `Allow` header).
+pub(crate) async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed on {}; see /openapi.json",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
 /// `GET /v1/events`: Server-Sent Events, one `changed` event per commit that touched the
 /// tenant's keys (`{"keys": [...], "at_ms": ...}`); `lagged` when this client fell behind and
 /// should refetch everything.

@@ -145,6 +145,18 @@ fn time_range(params: &Params, now: i64) -> Result<Option<(i64, i64)>, ApiError>
     }
 }
 
+/// `step`: a whole number of milliseconds from 1 (a step of 0 would never advance).
+fn step_param(params: &Params) -> Result<Option<u64>, ApiError> {
+    const WHAT: &str = "a duration in milliseconds, from 1 to 2^63 - 1";
+    match params.parsed::<u64>("step", WHAT)? {
+        Some(step) if step == 0 || i64::try_from(step).is_err() => Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("query parameter step={step}: expected {WHAT}"),
+        )),
+        step => Ok(step),
+    }
+}
+
 fn steps(
     from: i64,
     to: i64,
@@ -437,7 +449,7 @@ pub(crate) async fn unique_series(
         &["key", "from", "to", "last", "step"],
     )?;
     let key = params.required("key")?;
-    let step = params.parsed::<u64>("step", "a duration in milliseconds")?;
+    let step = step_param(&params)?;
     let now = state.engine().shared().now_ms();
     let sketch = load(&state, &principal, key).await?;
     let Sketch::UniqueSeries(u) = &*sketch else {
@@ -529,7 +541,7 @@ pub(crate) async fn window_series(
         &["key", "from", "to", "last", "step"],
     )?;
     let key = params.required("key")?;
-    let step = params.parsed::<u64>("step", "a duration in milliseconds")?;
+    let step = step_param(&params)?;
     let now = state.engine().shared().now_ms();
     let sketch = load(&state, &principal, key).await?;
     let Sketch::WindowCounter(w) = &*sketch else {
@@ -593,6 +605,19 @@ pub(crate) async fn leaderboard(
         "missing_bound": l.missing_bound(),
         "exact": l.missing_bound() == 0.0,
     });
+    // One question per request: a member, a score range, or a rank range.
+    let asked = |names: &[&str]| names.iter().any(|n| !params.all(n).is_empty());
+    let questions = [
+        asked(&["member"]),
+        asked(&["min", "max", "limit"]),
+        asked(&["start", "stop"]),
+    ];
+    if questions.iter().filter(|&&q| q).count() > 1 {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            "ask one thing: `member`, a score range (`min`/`max`/`limit`) or a rank range (`start`/`stop`)",
+        ));
+    }
     if let Some(member) = params.get("member")? {
         let rank = l.rank(member.as_bytes(), order);
         body["member"] = json!({
@@ -602,13 +627,33 @@ pub(crate) async fn leaderboard(
         });
         return Ok(Json(body));
     }
-    let limit = params
-        .parsed::<usize>("limit", "a number from 1 to 1000")?
-        .unwrap_or(100)
-        .clamp(1, 1000);
-    let min = params.parsed::<f64>("min", "a number")?;
-    let max = params.parsed::<f64>("max", "a number")?;
-    if min.is_some() || max.is_some() {
+    let limit = match params.parsed::<usize>("limit", "a number from 1 to 1000")? {
+        None => 100,
+        Some(n @ 1..=1000) => n,
+        Some(n) => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("query parameter limit={n}: expected a number from 1 to 1000"),
+            ));
+        }
+    };
+    let score = |name: &str| match params.parsed::<f64>(name, "a number")? {
+        Some(x) if x.is_nan() => Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("query parameter {name}: expected a number, not NaN"),
+        )),
+        x => Ok(x),
+    };
+    let (min, max) = (score("min")?, score("max")?);
+    if let (Some(lo), Some(hi)) = (min, max)
+        && lo > hi
+    {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            format!("min ({lo}) is above max ({hi})"),
+        ));
+    }
+    if min.is_some() || max.is_some() || params.get("limit")?.is_some() {
         let members = l.range_by_score(
             min.unwrap_or(f64::NEG_INFINITY),
             max.unwrap_or(f64::INFINITY),
