@@ -341,6 +341,22 @@ test('maxEvents and maxAgeMs make envelopes on their own', async () => {
   s.close();
 });
 
+test('Vercel\'s Edge Runtime is request-scoped too: no timers unless asked', async () => {
+  const s = await sink();
+  globalThis.EdgeRuntime = 'edge-runtime';
+  try {
+    const client = createClient({ endpoint: s.url, ...fast, timers: undefined, maxEvents: 2, flushIntervalMs: 10 });
+    for (let i = 0; i < 4; i++) client.increment('n');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual([s.bodies.length, client.stats().queued], [0, 2], 'nothing sent outside flush()');
+    await client.flush();
+    assert.equal(s.bodies.length, 2);
+  } finally {
+    delete globalThis.EdgeRuntime;
+  }
+  s.close();
+});
+
 test('in Worker mode (no timers) thresholds only queue; flush() sends', async () => {
   const s = await sink();
   const client = createClient({ endpoint: s.url, ...fast, timers: false, maxEvents: 2 });

@@ -31,7 +31,8 @@ export interface ClientOptions {
   backoffMaxMs?: number;
   /** A send with no answer after this long is aborted and retried (default 10000 ms; 0: none). */
   timeoutMs?: number;
-  /** Whether a flush timer may run (default: yes, except in Cloudflare Workers). */
+  /** Whether a flush timer may run (default: yes, except in Cloudflare Workers and Vercel's
+   * Edge Runtime; pass false in any runtime that runs code only inside a request). */
   timers?: boolean;
   /** Resume a sender: its replica id (32 hex digits) and next sequence number, both or neither
    * (persist `client.recorder.replica` and `client.recorder.nextSequence`). A replica id without

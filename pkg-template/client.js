@@ -50,9 +50,12 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
  * after this long (at least). */
 const STALE_MS = 60_000;
 
-function isWorkerd() {
-  return typeof globalThis.WebSocketPair === 'function' && typeof globalThis.navigator === 'object' &&
+/** Runtimes that run code only inside a request (a timer outside one never fires, or is
+ * refused): Cloudflare's workerd, and Vercel's Edge Runtime (which defines `EdgeRuntime`). */
+function isRequestScoped() {
+  const workerd = typeof globalThis.WebSocketPair === 'function' && typeof globalThis.navigator === 'object' &&
     globalThis.navigator.userAgent === 'Cloudflare-Workers';
+  return workerd || typeof globalThis.EdgeRuntime === 'string';
 }
 
 function isBrowser() {
@@ -82,7 +85,7 @@ export function createClientWith(wasm, options) {
   if (typeof o.endpoint !== 'string' || !/^https?:\/\//.test(o.endpoint)) {
     throw new TypeError(`createClient: endpoint must be an http(s) URL, got ${JSON.stringify(o.endpoint)}`);
   }
-  const timers = o.timers ?? !isWorkerd();
+  const timers = o.timers ?? !isRequestScoped();
   // A Worker's waitUntil lasts about 30 s after the response: a flush there must not sleep long.
   o.backoffMaxMs ??= timers ? 30_000 : 5_000;
   for (const key of ['maxEvents', 'maxAgeMs', 'flushIntervalMs', 'queueLimit', 'retries', 'backoffBaseMs', 'backoffMaxMs', 'timeoutMs']) {

@@ -1334,6 +1334,7 @@ async fn the_parts_of_a_split_envelope_settle_its_sequence() {
         ("supersedes=5", 5),
         ("supersedes=6", 5),
         ("supersedes=x", 5),
+        ("supersedes=0", 5),
     ] {
         let answer = call(
             app,
@@ -1347,7 +1348,7 @@ async fn the_parts_of_a_split_envelope_settle_its_sequence() {
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
         assert_eq!(answer.code(), "invalid_parameter", "{query}");
     }
-    let many: Vec<String> = (0..65).map(|i| format!("supersedes={i}")).collect();
+    let many: Vec<String> = (1..=65).map(|i| format!("supersedes={i}")).collect();
     let answer = call(
         app,
         post(

@@ -152,7 +152,16 @@ const MAX_SUPERSEDED: usize = 64;
 /// the same sender that was split; the server records those sequences as settled, so the drift
 /// report does not count them as lost.
 fn superseded_sequences(params: &Params) -> Result<Vec<u64>, ApiError> {
-    let values = params.parsed_all("supersedes", "a sequence number")?;
+    let mut values: Vec<u64> = params.parsed_all("supersedes", "a sequence number")?;
+    if values.contains(&0) {
+        // Sequences start at 1: a 0 names no envelope.
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            "supersedes=0: sequence numbers start at 1",
+        ));
+    }
+    values.sort_unstable();
+    values.dedup();
     if values.len() > MAX_SUPERSEDED {
         return Err(ApiError::bad_request(
             "invalid_parameter",

@@ -422,7 +422,9 @@ pub(crate) async fn unique(
     }
     let range = time_range(&params, state.engine().shared().now_ms())?;
     let mut acc = None;
-    for key in &keys {
+    // A key named twice adds nothing to a union: merge it once.
+    let mut seen = std::collections::HashSet::new();
+    for key in keys.iter().filter(|k| seen.insert(**k)) {
         let sketch = load(&state, &principal, key).await?;
         union(&mut acc, distinct_of(key, &sketch, range)?)?;
     }
