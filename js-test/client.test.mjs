@@ -52,6 +52,8 @@ test('options are checked', () => {
   assert.throws(() => createClient({ endpoint: 'http://x', maxEvent: 3 }), /unknown option `maxEvent`/);
   assert.throws(() => createClient({ endpoint: 'http://x', queueLimit: 0 }), /queueLimit/);
   assert.throws(() => createClient({ endpoint: 'http://x', timeoutMs: -1 }), /timeoutMs/);
+  assert.throws(() => createClient({ endpoint: 'http://x', timeoutMs: 3e9 }), /timeoutMs must be at most 2147483647/);
+  assert.throws(() => createClient({ endpoint: 'http://x', backoffMaxMs: 2 ** 31 }), /backoffMaxMs must be at most/);
   assert.throws(() => createClient({ endpoint: 'http://x', onError: 3 }), /onError must be a function/);
   // A replica id without its next sequence would resend sequences the server already applied.
   const replica = '0123456789abcdef0123456789abcdef';
@@ -63,11 +65,11 @@ test('options are checked', () => {
 
 test('network errors, 503 and 429 are retried with the same bytes until applied', async () => {
   const s = await sink([503, 502, 429, 408], { retryAfter: 0 });
-  const client = createClient({ endpoint: s.url, token: 'secret', ...fast });
+  const client = createClient({ endpoint: s.url, token: 'secret', ...fast, backoffMaxMs: 1_000 });
   client.increment('requests', 3);
   client.addUnique('uniques', 'ada');
   const result = await client.flush();
-  assert.deepEqual(result, { sent: 1, queued: 0, dropped: 0 });
+  assert.deepEqual(result, { sent: 1, queued: 0, dropped: 0, pendingEvents: 0 });
   assert.equal(s.bodies.length, 5);
   for (const b of s.bodies) {
     assert.ok(same(b.body, s.bodies[0].body), 'every retry resends the same bytes');
@@ -195,9 +197,74 @@ test('while the server fails, flushes only record: no envelope is made or sent u
   assert.equal(total, 200n, 'every event arrives once');
 });
 
+test('a long outage fills the queue at most to its limit, and drops nothing', async () => {
+  // The server's own overload answer (503, Retry-After: 1) exhausts an envelope's retries in
+  // every drain; envelopes are made past exhausted ones only while the queue has room.
+  let up = false;
+  const delivered = [];
+  const fetch = async (url, init) => {
+    if (!up) return new Response('busy', { status: 503, headers: { 'retry-after': '1' } });
+    delivered.push(new EnvelopeReader(init.body));
+    return new Response('{"outcome":"applied"}', { status: 200 });
+  };
+  let clock = 1_000;
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', timers: false, retries: 0,
+    queueLimit: 3, fetch, now: () => clock });
+  for (let i = 0; i < 300; i++) {
+    client.increment('n');
+    await client.flush();
+    clock += 2_000;
+  }
+  assert.equal(client.stats().dropped, 0);
+  assert.equal(client.stats().queued, 3);
+  up = true;
+  const result = await client.flush();
+  assert.deepEqual([result.queued, result.pendingEvents], [0, 0]);
+  assert.equal(delivered.reduce((n, e) => n + e.open('n').value, 0n), 300n, 'every event arrives once');
+});
+
+test('close() sends what was recorded while a send was being retried', async () => {
+  const s = await sink([503]);
+  const client = createClient({ endpoint: s.url, ...fast, timers: true, flushIntervalMs: 0, backoffBaseMs: 200, backoffMaxMs: 1_000 });
+  client.increment('n', 1);
+  const first = client.flush(); // its first send gets the 503, then sleeps 100-200 ms
+  await new Promise((r) => setTimeout(r, 50));
+  client.increment('n', 10);
+  const closed = await client.close();
+  await first;
+  assert.deepEqual([closed.queued, closed.pendingEvents], [0, 0]);
+  const total = s.bodies.slice(1).reduce((n, b) => n + new EnvelopeReader(b.body).open('n').value, 0n);
+  assert.equal(total, 11n);
+  s.close();
+});
+
+test('a fetch that ignores its abort signal still times out', async () => {
+  let calls = 0;
+  const fetch = () => {
+    calls++;
+    return calls === 1 ? new Promise(() => {}) : Promise.resolve(new Response('{"outcome":"applied"}', { status: 200 }));
+  };
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, backoffMaxMs: 1_000, timeoutMs: 100, fetch });
+  client.increment('n');
+  const result = await client.flush();
+  assert.deepEqual([result.sent, calls], [1, 2]);
+});
+
+test('a Worker flush ends within its time budget even when every send hangs', async () => {
+  const fetch = (url, init) => new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(init.signal.reason)));
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', timers: false, retries: 6,
+    backoffBaseMs: 10, backoffMaxMs: 100, timeoutMs: 100, fetch });
+  client.increment('n');
+  const started = Date.now();
+  const result = await client.flush();
+  // Budget: twice backoffMaxMs for sends and sleeps, plus one timeoutMs for the last send.
+  assert.ok(Date.now() - started < 600, `took ${Date.now() - started} ms`);
+  assert.equal(result.queued, 1, 'kept for later');
+});
+
 test('a send that gets no answer is aborted after timeoutMs and retried', async () => {
   const s = await sink([], { hang: 1 });
-  const client = createClient({ endpoint: s.url, ...fast, timeoutMs: 300 });
+  const client = createClient({ endpoint: s.url, ...fast, backoffMaxMs: 1_000, timeoutMs: 300 });
   client.increment('n', 7);
   const started = Date.now();
   const result = await client.flush();
@@ -375,7 +442,7 @@ test('an awaited flush also waits for a send that a threshold started in the bac
   const client = createClient({ endpoint: s.url, maxEvents: 10, ...fast, timers: true, flushIntervalMs: 60_000 });
   for (let i = 0; i < 20; i++) client.increment('n');
   const result = await client.flush();
-  assert.deepEqual(result, { sent: 2, queued: 0, dropped: 0 });
+  assert.deepEqual(result, { sent: 2, queued: 0, dropped: 0, pendingEvents: 0 });
   assert.equal(client.stats().queued, 0);
   await client.close();
   s.close();
@@ -470,6 +537,77 @@ test('in a browser: pagehide and a hidden page send beacons', async () => {
     assert.equal(beacons.length, 2);
     assert.equal(client.stats().beacons, 2);
   });
+});
+
+test('flushBeacon: a retry sleeping in its backoff goes as a beacon; nothing is dropped for the queue limit; never offline', async () => {
+  const beacons = [];
+  const fetch = async () => new Response('busy', { status: 503 });
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', timers: false, backoffBaseMs: 400,
+    backoffMaxMs: 1_000, queueLimit: 1, maxEvents: 1, fetch,
+    sendBeacon: (url, blob) => { beacons.push(blob); return true; } });
+  client.increment('n');
+  const flushing = client.flush(); // 503, then sleeps before its retry
+  await new Promise((r) => setTimeout(r, 50));
+  client.increment('n', 10);
+  client.increment('n', 100); // merged in the recorder while the server fails
+  assert.equal(client.flushBeacon(), true);
+  assert.equal(beacons.length, 2, 'the sleeping one, and what was recorded since');
+  let total = 0n;
+  for (const b of beacons) total += new EnvelopeReader(new Uint8Array(await b.arrayBuffer())).open('n').value;
+  assert.equal(total, 111n);
+  assert.equal(client.stats().queued, 0);
+  await flushing;
+  assert.equal(client.stats().sent, 0, 'the drain found it gone and did not resend it');
+  await inBrowser(false, async () => {
+    const offline = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast,
+      sendBeacon: () => { throw new Error('no beacon while offline'); } });
+    offline.increment('n');
+    assert.equal(offline.flushBeacon(), false);
+    assert.equal(offline.stats().pendingEvents, 1, 'kept in the recorder');
+  });
+});
+
+test('flushBeacon drops nothing for the queue limit: the page is going away', () => {
+  const beacons = [];
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, queueLimit: 1, maxEvents: 2,
+    sendBeacon: (url, blob) => { beacons.push(blob); return true; } });
+  client.increment('n', 1);
+  client.increment('n', 2); // an envelope: the queue is full
+  client.increment('n', 3); // in the recorder
+  assert.equal(client.flushBeacon(), true);
+  assert.deepEqual([beacons.length, client.stats().dropped], [2, 0]);
+});
+
+test('flushBeacon never splits an envelope a send may have applied', () => {
+  const beacons = [];
+  const fetch = async () => { throw new TypeError('fetch failed'); };
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, maxEvents: 1e9, retries: 0, fetch,
+    sendBeacon: (url, blob) => { beacons.push(blob.size); return true; } });
+  for (let k = 0; k < 8; k++) {
+    for (let i = 0; i < 30_000; i++) client.addUnique(`u${k}`, `${k}-${i}`);
+  }
+  return client.flush().then(() => {
+    assert.equal(client.flushBeacon(), false, 'too large for a beacon, and not split');
+    assert.deepEqual([beacons.length, client.stats().split, client.stats().queued], [0, 0, 1]);
+  });
+});
+
+test('the parts of a split keep their envelope\'s age in the queue', async () => {
+  const delivered = [];
+  let limit = 400;
+  const fetch = async (url, init) => {
+    if (init.body.length > limit) return new Response('', { status: 413 });
+    delivered.push(new EnvelopeReader(init.body));
+    return new Response('{"outcome":"applied"}', { status: 200 });
+  };
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, queueLimit: 3, fetch });
+  for (const key of ['a', 'b', 'c', 'd']) {
+    for (let i = 0; i < 40; i++) client.addUnique(`old:${key}`, `${key}-${i}`);
+  }
+  client.recorder.increment('new', 1);
+  await client.flush();
+  assert.equal(client.stats().dropped, 0);
+  assert.ok(delivered.some((e) => e.entries().some((x) => x.key === 'new')));
 });
 
 test('flushBeacon sends every queued envelope with the token in the query string', () => {

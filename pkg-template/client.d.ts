@@ -26,10 +26,12 @@ export interface ClientOptions {
    * flushes) up to `backoffMaxMs`, with jitter. */
   backoffBaseMs?: number;
   /** The longest backoff step (default 30000 ms where timers run, 5000 ms in Workers, whose
-   * `waitUntil` ends about 30 s after the response). A flush sleeps at most twice this in all; a
-   * Retry-After longer than it ends the flush, and until it passes flushes only record. */
+   * `waitUntil` ends about 30 s after the response). A flush starts no send after twice this
+   * (sends and sleeps together; the last send may take `timeoutMs` more); a Retry-After longer
+   * than it ends the flush, and until it passes flushes only record. At most 2^31 - 1. */
   backoffMaxMs?: number;
-  /** A send with no answer after this long is aborted and retried (default 10000 ms; 0: none). */
+  /** A send with no answer after this long is aborted and retried (default 10000 ms; 0: none;
+   * at most 2^31 - 1). */
   timeoutMs?: number;
   /** Whether a flush timer may run (default: yes, except in Cloudflare Workers and Vercel's
    * Edge Runtime; pass false in any runtime that runs code only inside a request). */
@@ -69,8 +71,9 @@ export interface ClientStats {
 }
 
 /** What happened while a flush ran: envelopes the server applied and envelopes dropped from a
- * full queue in that time, and how many still wait (0: everything recorded was delivered). */
-export interface FlushResult { sent: number; queued: number; dropped: number }
+ * full queue in that time; envelopes still waiting, and events recorded but not yet in an
+ * envelope (both 0: everything recorded was delivered). */
+export interface FlushResult { sent: number; queued: number; dropped: number; pendingEvents: number }
 
 /** An edge client: record, and envelopes reach the server exactly once. */
 export interface Client {
@@ -88,7 +91,7 @@ export interface Client {
    * Offline, or during the backoff after failed sends, it only records. */
   flush(): Promise<FlushResult>;
   /** Send everything with `navigator.sendBeacon` (done on `pagehide` and when the page is
-   * hidden), splitting envelopes over 60 KB; false if something stayed queued. */
+   * hidden), splitting envelopes over 60 KB; false if something stayed queued, or offline. */
   flushBeacon(): boolean;
   stats(): ClientStats;
   /** Stop recording (later record calls throw), timers and listeners, then flush. */

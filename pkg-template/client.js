@@ -91,6 +91,10 @@ export function createClientWith(wasm, options) {
   for (const key of ['maxEvents', 'maxAgeMs', 'flushIntervalMs', 'queueLimit', 'retries', 'backoffBaseMs', 'backoffMaxMs', 'timeoutMs']) {
     if (!Number.isSafeInteger(o[key]) || o[key] < 0) throw new TypeError(`createClient: ${key} must be a whole number ≥ 0, got ${o[key]}`);
   }
+  // Waits a timer must be able to express.
+  for (const key of ['flushIntervalMs', 'backoffBaseMs', 'backoffMaxMs', 'timeoutMs']) {
+    if (o[key] > MAX_DELAY_MS) throw new TypeError(`createClient: ${key} must be at most ${MAX_DELAY_MS} (about 24.8 days), got ${o[key]}`);
+  }
   if (o.queueLimit < 1) throw new TypeError('createClient: queueLimit must be at least 1');
   // A resumed sender needs both: its replica id alone would restart at sequence 1, which the
   // server already applied (everything sent would be answered "duplicate" and lost).
@@ -128,15 +132,20 @@ export function createClientWith(wasm, options) {
     }
   }
 
-  // An item: the envelope's bytes, the sequences of refused envelopes it is a part of, how often
-  // it was sent, and since when a send holds it (0: free).
+  // An item: the envelope's bytes; the sequences of refused envelopes it is a part of; its age
+  // (`made`: what the queue limit drops first; the parts of a split keep their envelope's);
+  // how often it was sent; since when a send holds it (0: free); whether that send is only
+  // sleeping before a retry; `exhausted`: it failed `retries + 1` times in one drain (the server
+  // is down, or cannot take this envelope); `maybeApplied`: a send of it got no answer, so the
+  // server may have applied it (it is never split then: its parts would be applied again).
   let made = 0;
-  // `exhausted`: it failed `retries + 1` times in one drain (the server is down, or this
-  // envelope is one it cannot take).
-  const queued = (bytes, supersedes = []) => ({ bytes, supersedes, made: ++made, sends: 0, busySince: 0, exhausted: false });
+  const queued = (bytes, supersedes = [], age = ++made) => ({
+    bytes, supersedes, made: age, sends: 0, busySince: 0, sleeping: false, exhausted: false, maybeApplied: false,
+  });
   // A send holds an item at most for its timeout and the backoff it sleeps.
   const staleMs = Math.max(STALE_MS, 2 * (o.timeoutMs + o.backoffMaxMs));
   const isFree = (item) => !item.busySince || now() - item.busySince > staleMs;
+  const waiting = () => queue.reduce((n, item) => n + (isFree(item) ? 1 : 0), 0);
 
   /** `base` with `name=value` pairs added to its query string. */
   function withQuery(base, pairs) {
@@ -151,56 +160,78 @@ export function createClientWith(wasm, options) {
   /** Drops the oldest waiting items while more than `queueLimit` wait. Items being sent are not
    * counted nor dropped: one may already have reached the server. */
   function enforceLimit() {
-    let waiting = queue.reduce((n, item) => n + (isFree(item) ? 1 : 0), 0);
-    while (waiting > o.queueLimit) {
+    let count = waiting();
+    while (count > o.queueLimit) {
       let at = -1;
       queue.forEach((item, i) => { if (isFree(item) && (at < 0 || item.made < queue[at].made)) at = i; });
       const [item] = queue.splice(at, 1);
-      waiting--;
+      count--;
       stats.dropped++;
       fail(new Error(`the queue held more than ${o.queueLimit} envelopes: dropped the oldest (${item.bytes.length} bytes)`));
     }
   }
 
-  function cut() {
-    const bytes = recorder.envelope(now());
+  /** Makes an envelope of what was recorded, if anything; `limit`: hold the queue to its limit
+   * (not while the page goes away: everything then goes to beacons). False if the recorder
+   * refused (the events stay in it). */
+  function cut(limit = true) {
+    let bytes;
+    try {
+      bytes = recorder.envelope(now());
+    } catch (error) {
+      fail(error);
+      return false;
+    }
     events = 0;
     if (bytes) {
       queue.push(queued(bytes));
       stats.envelopes++;
-      enforceLimit();
+      if (limit) enforceLimit();
     }
-  }
-
-  /** Replaces `item` (at `at`) by two halves of its entries under fresh sequences, each naming
-   * the sequence it stands in for; false when it holds a single entry. */
-  function splitAt(at, item) {
-    const halves = recorder.split(item.bytes);
-    if (!halves) return false;
-    stats.split++;
-    const reader = new wasm.EnvelopeReader(item.bytes);
-    const supersedes = [...item.supersedes, reader.sequence];
-    reader.free();
-    queue.splice(at, 1, ...halves.map((bytes) => queued(bytes, supersedes)));
-    enforceLimit();
     return true;
   }
 
-  async function send(item) {
+  const sequenceOf = (bytes) => {
+    const reader = new wasm.EnvelopeReader(bytes);
+    try { return reader.sequence; } finally { reader.free(); }
+  };
+
+  /** Replaces `item` (at `at`) by two halves of its entries under fresh sequences, each naming
+   * the sequence it stands in for; false when it holds a single entry. */
+  function splitAt(at, item, limit = true) {
+    const halves = recorder.split(item.bytes);
+    if (!halves) return false;
+    stats.split++;
+    const supersedes = [...item.supersedes, sequenceOf(item.bytes)];
+    queue.splice(at, 1, ...halves.map((bytes) => queued(bytes, supersedes, item.made)));
+    if (limit) enforceLimit();
+    return true;
+  }
+
+  async function send(item, timeoutMs) {
     item.sends++;
     let response;
     let timer;
     try {
       const init = { method: 'POST', body: item.bytes, headers, keepalive: browser && item.bytes.length < BEACON_MAX_BYTES };
-      if (o.timeoutMs > 0 && typeof AbortController === 'function') {
-        const abort = new AbortController();
-        timer = setTimeout(() => abort.abort(new Error(`no answer within ${o.timeoutMs} ms`)), o.timeoutMs);
-        init.signal = abort.signal;
+      // The request is aborted at the timeout, and not waited for past it even by a fetch that
+      // ignores its signal.
+      let expire;
+      const expired = new Promise((_, reject) => { expire = reject; });
+      expired.catch(() => {});
+      if (timeoutMs > 0) {
+        const abort = typeof AbortController === 'function' ? new AbortController() : null;
+        if (abort) init.signal = abort.signal;
+        timer = setTimeout(() => {
+          const error = new Error(`no answer within ${timeoutMs} ms`);
+          abort?.abort(error);
+          expire(error);
+        }, timeoutMs);
       }
-      response = await doFetch(urlFor(o.endpoint, item), init);
+      response = await Promise.race([doFetch(urlFor(o.endpoint, item), init), expired]);
       const status = response.status;
       // Read every body (it frees the connection), under the same timeout.
-      const text = await response.text().catch(() => '');
+      const text = await Promise.race([response.text(), expired]).catch(() => '');
       if (response.ok) {
         let outcome;
         try { outcome = JSON.parse(text).outcome; } catch { /* an answer without JSON */ }
@@ -212,6 +243,8 @@ export function createClientWith(wasm, options) {
       }
       return { rejected: true, error: new Error(`HTTP ${status}: ${text}`) };
     } catch (error) {
+      // No answer: the server may have applied it.
+      item.maybeApplied = true;
       return { retry: true, error: error instanceof Error ? error : new Error(String(error)) };
     } finally {
       clearTimeout(timer);
@@ -227,28 +260,39 @@ export function createClientWith(wasm, options) {
   }
 
   /** Sends queued items until the queue is empty, the server keeps failing (an envelope failed
-   * `retries + 1` times, or the drain slept twice `backoffMaxMs` in all), or the server asks for a
-   * wait longer than `backoffMaxMs`. Items a send holds (another drain's, in Workers) are skipped. */
+   * `retries + 1` times), the server asks for a wait longer than `backoffMaxMs`, or the drain has
+   * run for twice `backoffMaxMs` (sends and sleeps together; the last send may take `timeoutMs`
+   * more). Items a send holds (another drain's, in Workers) are skipped. */
   async function drain() {
+    try {
+      await drainQueue();
+    } catch (error) {
+      fail(error); // a bug, or the recorder refusing: the next flush starts afresh
+    }
+  }
+
+  async function drainQueue() {
     const tries = new Map();
-    let slept = 0;
+    const started = now();
+    const budget = 2 * o.backoffMaxMs;
     let recovering = failures > 0;
     let item;
-    while (sending()) {
+    while (sending() && now() - started <= budget) {
       // Envelopes that never exhausted their retries first: one the server cannot take must not
       // hold back the others.
       item = queue.find((i) => isFree(i) && !i.exhausted) ?? queue.find(isFree);
       if (!item) {
-        // Delivered everything after failures: what was recorded meanwhile goes now.
-        if (!recovering || failures > 0 || events === 0) break;
+        // Everything delivered: after failures, or when closing, what was recorded meanwhile
+        // goes now (otherwise it waits for its thresholds).
+        if (failures > 0 || events === 0 || !(recovering || closed)) break;
         recovering = false;
-        cut();
+        if (!cut()) break;
         continue;
       }
       item.busySince = now();
-      const outcome = await send(item);
+      const outcome = await send(item, o.timeoutMs);
       const at = queue.indexOf(item);
-      if (at < 0) continue; // a stale hold: another drain took it over and settled it
+      if (at < 0) continue; // settled meanwhile: a beacon took it, or a stale hold was taken over
       if (!outcome.retry) failures = 0;
       if (outcome.done) {
         queue.splice(at, 1);
@@ -256,11 +300,12 @@ export function createClientWith(wasm, options) {
           // Never sent before, yet already applied: another sender uses this replica id and
           // sequence (a resumed client without its nextSequence, or a copied replica id).
           stats.duplicates++;
-          fail(new Error(`the server had already applied sequence ${new wasm.EnvelopeReader(item.bytes).sequence} of replica ${recorder.replica}: another sender uses this replica id, so these events were not counted`));
+          fail(new Error(`the server had already applied sequence ${sequenceOf(item.bytes)} of replica ${recorder.replica}: another sender uses this replica id, so these events were not counted`));
         } else {
           stats.sent++;
         }
       } else if (outcome.tooLarge) {
+        // Refused by size before anything else: never applied, so its parts may be.
         if (!splitAt(at, item)) {
           queue.splice(at, 1);
           stats.tooLarge++;
@@ -276,7 +321,7 @@ export function createClientWith(wasm, options) {
         const delay = backoff(outcome.after);
         const attempts = (tries.get(item) ?? 0) + 1;
         tries.set(item, attempts);
-        if (attempts > o.retries || delay > o.backoffMaxMs || slept + delay > 2 * o.backoffMaxMs) {
+        if (attempts > o.retries || delay > o.backoffMaxMs || now() - started + delay > budget) {
           // Kept, nothing is lost: the next flush after the backoff tries again.
           notBefore = now() + delay;
           item.exhausted ||= attempts > o.retries;
@@ -284,8 +329,11 @@ export function createClientWith(wasm, options) {
           break;
         }
         stats.retried++;
-        slept += delay;
-        await sleep(delay); // still held: no other drain resends it meanwhile
+        // Held while it sleeps (no other drain resends it), but a beacon may take it.
+        item.sleeping = true;
+        await sleep(delay);
+        item.sleeping = false;
+        if (!queue.includes(item)) continue;
       }
       item.busySince = 0;
       enforceLimit();
@@ -311,10 +359,12 @@ export function createClientWith(wasm, options) {
   const sending = () => online && now() >= notBefore;
   /** Whether new envelopes are made: while sends succeed. While the server fails (or the client
    * is offline) the recorder merges what comes, which loses nothing (a queue would drop the
-   * oldest), and the first drain that succeeds sends it; once every queued envelope has
-   * exhausted its retries, one more is made per drain, so that an envelope the server cannot
-   * take does not hold back what comes after it. */
-  const cutting = () => sending() && (failures === 0 || queue.every((i) => i.exhausted));
+   * oldest), and the first drain that succeeds sends it. Once every queued envelope has
+   * exhausted its retries, one more is made per drain while the queue has room, so that an
+   * envelope the server cannot take does not hold back what comes after it; a full queue is
+   * never pushed over its limit this way. */
+  const cutting = () => sending() &&
+    (failures === 0 || (queue.every((i) => i.exhausted) && waiting() < o.queueLimit));
 
   /** Makes an envelope of what was recorded and sends the queue; the promise settles when the
    * queue is empty, or the server keeps failing (the envelopes stay queued for a later flush).
@@ -323,32 +373,40 @@ export function createClientWith(wasm, options) {
     const before = { sent: stats.sent, dropped: stats.dropped };
     let done;
     if (sending()) {
-      if (cutting()) cut();
+      if (cutting() || (closed && failures === 0)) cut();
       done = timers ? startDrain() : drain();
     } else {
       done = Promise.resolve();
     }
-    return done.then(() => ({ sent: stats.sent - before.sent, queued: queue.length, dropped: stats.dropped - before.dropped }));
+    return done.then(() => ({
+      sent: stats.sent - before.sent, queued: queue.length, dropped: stats.dropped - before.dropped, pendingEvents: events,
+    }));
   }
 
   function recorded() {
     if (events === 0) firstEventAt = now();
     events++;
-    if ((events >= o.maxEvents || now() - firstEventAt >= o.maxAgeMs) && cutting()) {
-      // Workers may not send outside `ctx.waitUntil(client.flush())`: there the envelope is only
-      // made (and queued) here.
-      if (timers) flush().catch(() => {});
-      else cut();
+    if (events >= o.maxEvents || now() - firstEventAt >= o.maxAgeMs) {
+      // Where timers run, this also retries what waits once a backoff is over (with no flush
+      // interval, nothing else would). Workers may not send outside
+      // `ctx.waitUntil(client.flush())`: there the envelope is only made (and queued) here.
+      if (timers) {
+        if (sending()) flush().catch(() => {});
+      } else if (cutting()) {
+        cut();
+      }
     }
   }
 
   /** Sends what is recorded and queued with `sendBeacon` (the page is going away): envelopes
-   * over a beacon's size are split first; one the browser refuses stays queued (the page may
-   * come back from the back/forward cache). True if everything went. */
+   * over a beacon's size are split first (unless a send may have applied them already); one the
+   * browser refuses stays queued (the page may come back from the back/forward cache), as does
+   * everything while offline (a beacon then is lost). Nothing is dropped for the queue's limit
+   * here. True if everything went. */
   function flushBeacon() {
     const beacon = o.sendBeacon ?? (typeof navigator === 'object' && navigator.sendBeacon ? navigator.sendBeacon.bind(navigator) : null);
-    if (!beacon) return false;
-    cut();
+    if (!beacon || !online) return false;
+    cut(false);
     // Beacons cannot carry headers: the token rides in the query string. The body is typed
     // text/plain, a CORS-safelisted type, so a beacon to another origin needs no preflight
     // (which beacons cannot make); the merge server takes text/plain bodies as envelopes.
@@ -356,12 +414,13 @@ export function createClientWith(wasm, options) {
     let all = true;
     for (let at = 0; at < queue.length;) {
       const item = queue[at];
-      if (!isFree(item)) {
+      const large = item.bytes.length > BEACON_MAX_BYTES;
+      if (!isFree(item) && !item.sleeping) {
         at++; // a fetch is sending it (kept alive past the page where the browser allows)
         all = false;
-      } else if (item.bytes.length > BEACON_MAX_BYTES && splitAt(at, item)) {
+      } else if (large && !item.maybeApplied && !item.busySince && splitAt(at, item, false)) {
         // the halves take its place; look at the first
-      } else if (item.bytes.length <= BEACON_MAX_BYTES && beacon(urlFor(url, item), new Blob([item.bytes], { type: 'text/plain' }))) {
+      } else if (!large && beacon(urlFor(url, item), new Blob([item.bytes], { type: 'text/plain' }))) {
         queue.splice(at, 1);
         stats.beacons++;
       } else {
