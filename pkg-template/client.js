@@ -208,7 +208,8 @@ export function createClientWith(wasm, options) {
     return true;
   }
 
-  async function send(item, timeoutMs) {
+  async function send(item) {
+    const { timeoutMs } = o;
     item.sends++;
     let response;
     let timer;
@@ -290,7 +291,7 @@ export function createClientWith(wasm, options) {
         continue;
       }
       item.busySince = now();
-      const outcome = await send(item, o.timeoutMs);
+      const outcome = await send(item);
       const at = queue.indexOf(item);
       if (at < 0) continue; // settled meanwhile: a beacon took it, or a stale hold was taken over
       if (!outcome.retry) failures = 0;

@@ -609,11 +609,8 @@ pub(crate) async fn leaderboard(
     });
     // One question per request: a member, a score range, or a rank range.
     let asked = |names: &[&str]| names.iter().any(|n| !params.all(n).is_empty());
-    let questions = [
-        asked(&["member"]),
-        asked(&["min", "max", "limit"]),
-        asked(&["start", "stop"]),
-    ];
+    let by_score = asked(&["min", "max", "limit"]);
+    let questions = [asked(&["member"]), by_score, asked(&["start", "stop"])];
     if questions.iter().filter(|&&q| q).count() > 1 {
         return Err(ApiError::bad_request(
             "invalid_parameter",
@@ -655,7 +652,7 @@ pub(crate) async fn leaderboard(
             format!("min ({lo}) is above max ({hi})"),
         ));
     }
-    if min.is_some() || max.is_some() || params.get("limit")?.is_some() {
+    if by_score {
         let members = l.range_by_score(
             min.unwrap_or(f64::NEG_INFINITY),
             max.unwrap_or(f64::INFINITY),
