@@ -118,8 +118,10 @@ pub mod redis {
 pub mod ledger {
     /// Magic bytes of a serialized ledger.
     pub const MAGIC: [u8; 4] = *b"ESLG";
-    /// Its version.
-    pub const VERSION: u8 = 1;
+    /// The version written: 2 added each sender's parted sequences (settled by parts of a split).
+    pub const VERSION: u8 = 2;
+    /// The oldest version read (1: no parted sequences).
+    pub const OLDEST_VERSION: u8 = 1;
 }
 
 /// Count-min sketches (`crate::countmin`).

@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use edgesketch::ledger::Gap;
 use edgesketch::snapshot::EntryMerge;
 use edgesketch::{
-    Admit, EnvelopeId, Error as CoreError, Family, Ledger, LedgerConfig, ReplicaId, SeriesConfig,
-    Sketch, Snapshot, UniqueSeries, WindowCounter,
+    Admit, Error as CoreError, Family, Ledger, LedgerConfig, ReplicaId, SeriesConfig, Sketch,
+    Snapshot, UniqueSeries, WindowCounter,
 };
 use serde::Serialize;
 use tokio::sync::{broadcast, oneshot};
@@ -985,10 +985,14 @@ fn apply(
         settled: 0,
         rejected: Vec::new(),
     };
-    let admission = match ledger.admit(id, snapshot.created_ms, now) {
+    let admission = match ledger.admit_part(id, supersedes, snapshot.created_ms, now) {
         Ok(Admit::New(admission)) => admission,
         Ok(Admit::Duplicate) => {
             report.outcome = "duplicate";
+            if !supersedes.is_empty() {
+                // A part of an envelope applied whole is recorded as seen: the ledger changed.
+                batch.touched.insert(name.clone());
+            }
             return Ok(report);
         }
         Err(CoreError::EnvelopeRefused(refusal)) => return Err(ApiError::from_refusal(&refusal)),
@@ -1096,19 +1100,9 @@ fn apply(
             ),
         ));
     }
+    // A part settles the refused envelope(s) it stands in for, so they are not reported lost.
+    report.settled = admission.settles();
     admission.commit();
-    // The refused envelope this one is a part of: settled, so not reported as lost. One its
-    // other part settled already is a duplicate here, and so is one applied whole before.
-    for &sequence in supersedes {
-        let part_of = EnvelopeId {
-            replica: id.replica,
-            sequence,
-        };
-        if let Ok(Admit::New(settle)) = ledger.admit(part_of, snapshot.created_ms, now) {
-            settle.commit();
-            report.settled += 1;
-        }
-    }
     usage.keys += new_keys;
     batch.growth.insert(name.clone(), growth);
     report.merged = staged.len();

@@ -457,6 +457,15 @@ async fn bad_queries_are_refused_precisely() {
         ("/v1/counter?key=visitors", Some(ACME), 422, "wrong_family"),
         ("/v1/topk?key=orders", Some(ACME), 422, "wrong_family"),
         ("/v1/counter", Some(ACME), 400, "missing_parameter"),
+        // No key is empty: an empty one is the caller's bug, not an unknown key.
+        ("/v1/counter?key=", Some(ACME), 400, "invalid_parameter"),
+        ("/v1/raw?key=", Some(ACME), 400, "invalid_parameter"),
+        (
+            "/v1/unique?key=visitors&key=",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
         (
             "/v1/counter?key=orders&key=orders",
             Some(ACME),
@@ -1362,6 +1371,90 @@ async fn the_parts_of_a_split_envelope_settle_its_sequence() {
     assert_eq!(state_of(&s.app, ACME).await, before, "nothing changed");
 }
 
+/// A part names the envelope it stands in for; if that envelope was applied whole (a sender
+/// that split what it had delivered, say after a lost answer), the part's entries were applied
+/// with it: the part is a duplicate and nothing changes. Which sequences parts settled survives
+/// a restart: the second part of a split still applies, the refused original does not.
+#[tokio::test]
+async fn a_part_of_an_envelope_applied_whole_changes_nothing_also_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let c = config(&dir);
+    let first = server_with_store(dir, c, store.clone());
+    let app = &first.app;
+    let mut sender = edgesketch::Recorder::with_replica(ReplicaId([9; 16]));
+    let envelope_of = |sender: &mut edgesketch::Recorder| {
+        sender.counter("part:a").unwrap().increment(2);
+        sender.counter("part:b").unwrap().increment(3);
+        sender.envelope(NOW).unwrap().unwrap()
+    };
+    // Applied whole, then split anyway: each part is a duplicate, its retry too.
+    let delivered = envelope_of(&mut sender);
+    assert_eq!(
+        ingest(app, ACME, &delivered.bytes).await.json()["outcome"],
+        "applied"
+    );
+    let (a, b) = sender.split(&delivered.bytes).unwrap().unwrap();
+    let before = state_of(app, ACME).await;
+    let uri = format!("/v1/ingest?supersedes={}", delivered.id.sequence);
+    for part in [&a, &b, &a] {
+        let answer = call(app, post(&uri, Some(ACME), part.bytes.clone())).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let json = answer.json();
+        assert_eq!(json["outcome"], "duplicate", "{json}");
+        assert!(json.get("settled").is_none(), "{json}");
+    }
+    assert_eq!(state_of(app, ACME).await, before, "nothing changed");
+    // Refused (never applied), split: one part arrives before the restart, one after.
+    let refused = envelope_of(&mut sender);
+    let (c1, c2) = sender.split(&refused.bytes).unwrap().unwrap();
+    let uri = format!("/v1/ingest?supersedes={}", refused.id.sequence);
+    let answer = call(app, post(&uri, Some(ACME), c1.bytes.clone()))
+        .await
+        .json();
+    assert_eq!(
+        (answer["outcome"].as_str(), answer["settled"].as_u64()),
+        (Some("applied"), Some(1))
+    );
+    let second = restart(first, &store);
+    let app = &second.app;
+    let answer = call(app, post(&uri, Some(ACME), c2.bytes.clone()))
+        .await
+        .json();
+    assert_eq!(answer["outcome"], "applied", "{answer}");
+    assert!(
+        answer.get("settled").is_none(),
+        "settled by its sibling: {answer}"
+    );
+    let again = ingest(app, ACME, &refused.bytes).await.json();
+    assert_eq!(
+        again["outcome"], "duplicate",
+        "the original, settled by its parts"
+    );
+    for key in ["part:a", "part:b"] {
+        let answer = call(app, get(&format!("/v1/counter?key={key}"), Some(ACME))).await;
+        let expected = if key == "part:a" { 4 } else { 6 };
+        assert_eq!(answer.json()["value"], expected, "{key}");
+    }
+    second.set_now(NOW + 120_000);
+    let drift = call(app, get("/v1/drift", Some(ACME))).await.json();
+    assert_eq!(drift["missing_envelopes"], 0, "{drift}");
+}
+
+/// Closes `first` and starts a server on its store and data directory.
+fn restart(first: TestServer, store: &Arc<SqliteStore>) -> TestServer {
+    let TestServer {
+        state,
+        app: router,
+        dir,
+        ..
+    } = first;
+    state.engine().close();
+    drop((state, router));
+    let c = config(&dir);
+    server_with_store(dir, c, store.clone())
+}
+
 /// A large HyperLogLog takes small entries as deltas (appended, not rewritten) until they add up
 /// to its size, then is written whole again. A server started cold on the same store (sketch plus
 /// deltas merged on load) holds byte for byte what the first one held in memory, with the same
@@ -1463,16 +1556,7 @@ async fn hyperloglog_deltas_replay_byte_for_byte_after_a_restart() {
         "{deltas} deltas, {wholes} whole"
     );
     assert!(count("edgesketch_sketch_written_bytes_total{kind=\"delta\"}") > 0);
-    let TestServer {
-        state,
-        app: router,
-        dir,
-        ..
-    } = first;
-    state.engine().close();
-    drop((state, router));
-    let c = config(&dir);
-    let second = server_with_store(dir, c, store.clone());
+    let second = restart(first, &store);
     let after = state_of(&second.app, ACME).await;
     assert_eq!(before.0["visitors"], after.0["visitors"], "replayed bytes");
     assert_eq!(before, after, "keys, senders and usage");

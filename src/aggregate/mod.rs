@@ -112,9 +112,24 @@ impl Aggregate {
 
     /// Applies an envelope received at `now_ms`. See the [module docs](self).
     pub fn apply(&mut self, envelope: &[u8], now_ms: i64) -> Result<ApplyReport> {
+        self.apply_part(envelope, &[], now_ms)
+    }
+
+    /// Applies a part of a split envelope ([`crate::Recorder::split`]) that stands in for the
+    /// earlier sequences `parts_of` of its sender; see [`Ledger::admit_part`]. With `parts_of`
+    /// empty, the same as [`Aggregate::apply`].
+    pub fn apply_part(
+        &mut self,
+        envelope: &[u8],
+        parts_of: &[u64],
+        now_ms: i64,
+    ) -> Result<ApplyReport> {
         let snapshot = Snapshot::decode(envelope)?;
         let id = snapshot.id();
-        let admission = match self.ledger.admit(id, snapshot.created_ms, now_ms)? {
+        let admission = match self
+            .ledger
+            .admit_part(id, parts_of, snapshot.created_ms, now_ms)?
+        {
             Admit::Duplicate => {
                 return Ok(ApplyReport {
                     id,

@@ -42,6 +42,17 @@
 //! | (A, 5) | floor 6 | refused: below the window | unchanged |
 //! | (A, 7) created 2 h ago | | refused: too old | unchanged |
 //!
+//! # Parts of a split envelope
+//! A receiver may refuse an envelope as too large (it applied nothing of it). Its sender then
+//! splits it into parts under fresh sequences, each naming the sequence(s) it stands in for
+//! ([`Ledger::admit_part`]). Applying a part *settles* the sequences it names: they are recorded
+//! as seen and marked *parted*, so they never show as gaps and the refused original, should it
+//! come again, is a duplicate. A part is applied only if each sequence it names is unseen or
+//! parted; if one was applied *whole*, the part's entries were already applied with it, so the
+//! part is recorded and answered as a duplicate. A part naming a sequence below the window is
+//! refused: the ledger cannot tell which case holds. Parted sequences per sender are bounded like
+//! gaps ([`LedgerConfig::max_gaps`]); the oldest beyond it moves the floor up.
+//!
 //! # Which merges need it
 //! Merging HyperLogLogs (register maxima) is idempotent: applying an envelope twice changes
 //! nothing, so their `merge` takes no ledger. Additive families (counters, window counters) are
@@ -178,6 +189,8 @@ pub struct Admission<'a> {
     ledger: &'a mut Ledger,
     id: EnvelopeId,
     now_ms: i64,
+    /// For a part: the unseen sequences it settles on commit, ascending.
+    settles: Vec<u64>,
 }
 
 impl Admission<'_> {
@@ -186,9 +199,25 @@ impl Admission<'_> {
         self.id
     }
 
-    /// Records the envelope as applied.
+    /// For a part ([`Ledger::admit_part`]): how many sequences its commit settles (those not
+    /// already settled by another part).
+    pub fn settles(&self) -> usize {
+        self.settles.len()
+    }
+
+    /// Records the envelope as applied, and a part's unsettled sequences as parted.
     pub fn commit(self) {
-        self.ledger.record(self.id, self.now_ms);
+        let Admission {
+            ledger,
+            id,
+            now_ms,
+            settles,
+        } = self;
+        ledger.record(id, now_ms);
+        ledger.stats.applied = ledger.stats.applied.saturating_add(1);
+        if !settles.is_empty() {
+            ledger.settle(id.replica, &settles, now_ms);
+        }
     }
 }
 
@@ -221,6 +250,9 @@ struct Sender {
     highest: u64,
     /// Sorted, disjoint, within `floor..highest`.
     gaps: Vec<Gap>,
+    /// Sequences settled by parts of a split (never applied whole): ascending, within
+    /// `floor..highest`, outside the gaps.
+    parted: Vec<u64>,
     last_seen_ms: i64,
 }
 
@@ -285,12 +317,75 @@ impl Ledger {
     /// Decides whether envelope `id`, created at `created_ms` (sender clock), is new at receiver
     /// time `now_ms`. Refusals are counted; so are duplicates.
     pub fn admit(&mut self, id: EnvelopeId, created_ms: i64, now_ms: i64) -> Result<Admit<'_>> {
-        match self.classify(id, created_ms, now_ms) {
-            Ok(true) => Ok(Admit::New(Admission {
-                ledger: self,
-                id,
-                now_ms,
-            })),
+        self.admit_part(id, &[], created_ms, now_ms)
+    }
+
+    /// Like [`Ledger::admit`], for a part of a split envelope that stands in for the earlier
+    /// sequences `parts_of` of its sender (the refused envelope, and for a part of a part its
+    /// parts too). New only if the part itself is new and each of `parts_of` is unseen or parted;
+    /// its commit then settles the unseen ones. If one of them was applied whole, the part and
+    /// the unseen ones are recorded as seen (their entries were applied with that envelope) and
+    /// [`Admit::Duplicate`] returned.
+    /// A sequence of `parts_of` that is not below the part's own is an
+    /// [`Error::InvalidValue`]; one below the window refuses the part.
+    pub fn admit_part(
+        &mut self,
+        id: EnvelopeId,
+        parts_of: &[u64],
+        created_ms: i64,
+        now_ms: i64,
+    ) -> Result<Admit<'_>> {
+        if parts_of.iter().any(|&p| p >= id.sequence) {
+            return Err(Error::InvalidValue {
+                what: "a part can only stand in for earlier sequences of its sender",
+            });
+        }
+        let mut settles: Vec<u64> = Vec::new();
+        let mut applied_whole = false;
+        let checked = self.classify(id, created_ms, now_ms).and_then(|new| {
+            if !new {
+                return Ok(false);
+            }
+            for &sequence in parts_of {
+                let of = EnvelopeId {
+                    replica: id.replica,
+                    sequence,
+                };
+                if self.classify(of, created_ms, now_ms)? {
+                    settles.push(sequence);
+                } else if !self.is_parted(of) {
+                    applied_whole = true;
+                }
+            }
+            Ok(true)
+        });
+        match checked {
+            Ok(true) if applied_whole => {
+                // Its entries, and those of the unseen sequences it names (parts of that whole
+                // too), were applied with the whole: seen, not missing.
+                self.record(id, now_ms);
+                for &sequence in &settles {
+                    let of = EnvelopeId {
+                        replica: id.replica,
+                        sequence,
+                    };
+                    if self.classify(of, created_ms, now_ms) == Ok(true) {
+                        self.record(of, now_ms);
+                    }
+                }
+                self.stats.duplicates = self.stats.duplicates.saturating_add(1);
+                Ok(Admit::Duplicate)
+            }
+            Ok(true) => {
+                settles.sort_unstable();
+                settles.dedup();
+                Ok(Admit::New(Admission {
+                    ledger: self,
+                    id,
+                    now_ms,
+                    settles,
+                }))
+            }
             Ok(false) => {
                 self.stats.duplicates = self.stats.duplicates.saturating_add(1);
                 Ok(Admit::Duplicate)
@@ -300,6 +395,42 @@ impl Ledger {
                 Err(Error::EnvelopeRefused(refusal))
             }
         }
+    }
+
+    fn is_parted(&self, id: EnvelopeId) -> bool {
+        self.senders
+            .get(&id.replica)
+            .is_some_and(|s| s.parted.binary_search(&id.sequence).is_ok())
+    }
+
+    /// Records `sequences` (ascending, below a sequence just recorded) as seen and parted.
+    fn settle(&mut self, replica: ReplicaId, sequences: &[u64], now_ms: i64) {
+        for &sequence in sequences {
+            let id = EnvelopeId { replica, sequence };
+            // Recording the part itself may have moved the floor above it.
+            if self
+                .senders
+                .get(&replica)
+                .is_none_or(|s| sequence < s.floor)
+            {
+                continue;
+            }
+            self.record(id, now_ms);
+            if let Some(sender) = self.senders.get_mut(&replica) {
+                if let Err(at) = sender.parted.binary_search(&sequence) {
+                    sender.parted.insert(at, sequence);
+                }
+            }
+        }
+        let max = self.config.max_gaps;
+        let mut lost = 0;
+        if let Some(sender) = self.senders.get_mut(&replica) {
+            while sender.parted.len() > max {
+                let oldest = sender.parted[0];
+                lost += sender.raise_floor(oldest + 1);
+            }
+        }
+        self.stats.lost = self.stats.lost.saturating_add(lost);
     }
 
     /// `Ok(true)` new, `Ok(false)` duplicate.
@@ -345,7 +476,7 @@ impl Ledger {
         Ok(sender.gaps.iter().any(|g| g.from <= s && s < g.to))
     }
 
-    /// Records `id` as applied at `now_ms` (the second half of an admission).
+    /// Records `id` as seen at `now_ms` (the second half of an admission).
     fn record(&mut self, id: EnvelopeId, now_ms: i64) {
         let config = self.config;
         let s = id.sequence;
@@ -360,6 +491,7 @@ impl Ledger {
                     floor,
                     highest: s,
                     gaps: Vec::new(),
+                    parted: Vec::new(),
                     last_seen_ms: now_ms,
                 };
                 if floor < s {
@@ -404,7 +536,6 @@ impl Ledger {
             }
         }
         // Statistics saturate: a decoded ledger may carry counts near the top of u64.
-        self.stats.applied = self.stats.applied.saturating_add(1);
         self.stats.lost = self.stats.lost.saturating_add(lost);
     }
 
@@ -486,6 +617,12 @@ impl Ledger {
                 codec::put_zigzag_i64(&mut out, gap.opened_ms);
                 previous = gap.to;
             }
+            codec::put_varint_u64(&mut out, sender.parted.len() as u64);
+            let mut next = sender.floor;
+            for &sequence in &sender.parted {
+                codec::put_varint_u64(&mut out, sequence - next);
+                next = sequence + 1;
+            }
         }
         out
     }
@@ -501,7 +638,7 @@ impl Ledger {
             });
         }
         let version = r.u8("ledger version")?;
-        if version != wire::ledger::VERSION {
+        if !(wire::ledger::OLDEST_VERSION..=wire::ledger::VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 found: u16::from(version),
                 supported: u16::from(wire::ledger::VERSION),
@@ -587,12 +724,18 @@ impl Ledger {
                     what: "ledger floor must be at least 1",
                 });
             }
+            let parted = if version >= 2 {
+                read_parted(&mut r, config, floor, highest, &gaps)?
+            } else {
+                Vec::new()
+            };
             ledger.senders.insert(
                 replica,
                 Sender {
                     floor,
                     highest,
                     gaps,
+                    parted,
                     last_seen_ms,
                 },
             );
@@ -600,6 +743,50 @@ impl Ledger {
         r.finish("ledger")?;
         Ok(ledger)
     }
+}
+
+/// A sender's parted sequences (format version 2): each strictly below `highest`, ascending, and
+/// outside the gaps.
+fn read_parted(
+    r: &mut Reader<'_>,
+    config: LedgerConfig,
+    floor: u64,
+    highest: u64,
+    gaps: &[Gap],
+) -> Result<Vec<u64>> {
+    let count = r.varint_u64("ledger parted count")?;
+    if count > config.max_gaps as u64 || count > r.remaining() as u64 {
+        return Err(Error::LengthMismatch {
+            what: "ledger parted count",
+            declared: count,
+            actual: (config.max_gaps as u64).min(r.remaining() as u64),
+        });
+    }
+    let mut parted = Vec::with_capacity(count as usize);
+    let mut next = floor;
+    // Both ascending: walk the gaps alongside.
+    let mut gaps = gaps.iter().peekable();
+    for _ in 0..count {
+        let sequence = next.checked_add(r.varint_u64("ledger parted sequence")?);
+        let in_gap = sequence.is_some_and(|s| {
+            while gaps.next_if(|g| g.to <= s).is_some() {}
+            gaps.peek().is_some_and(|g| g.from <= s)
+        });
+        match sequence {
+            Some(s) if s < highest && !in_gap => {
+                parted.push(s);
+                next = s + 1;
+            }
+            _ => {
+                return Err(Error::IndexOutOfRange {
+                    what: "ledger parted sequence",
+                    index: next,
+                    limit: highest,
+                });
+            }
+        }
+    }
+    Ok(parted)
 }
 
 fn usize_of(v: u64) -> Result<usize> {
@@ -615,6 +802,7 @@ impl Sender {
             return 0;
         }
         self.floor = floor;
+        self.parted.retain(|&p| p >= floor);
         let mut lost = 0;
         self.gaps.retain_mut(|g| {
             if g.to <= floor {
@@ -764,12 +952,130 @@ mod tests {
         assert_eq!(l.stats().lost, 8);
     }
 
+    /// Admits a part standing in for `parts_of` and, if new, commits; returns whether it was
+    /// new and how many sequences it settled.
+    fn deliver_part(l: &mut Ledger, id: EnvelopeId, parts_of: &[u64]) -> Result<(bool, usize)> {
+        match l.admit_part(id, parts_of, 0, 0)? {
+            Admit::New(a) => {
+                let settles = a.settles();
+                a.commit();
+                Ok((true, settles))
+            }
+            Admit::Duplicate => Ok((false, 0)),
+        }
+    }
+
+    #[test]
+    fn parts_settle_a_refused_envelope_once_and_never_repeat_one_applied_whole() {
+        let mut l = Ledger::new(LedgerConfig::default()).unwrap();
+        // 1 refused as too large (never applied), split into 2 and 3; 3 split again into 4, 5.
+        assert_eq!(deliver_part(&mut l, id(1, 2), &[1]), Ok((true, 1)));
+        assert_eq!(
+            deliver_part(&mut l, id(1, 2), &[1]),
+            Ok((false, 0)),
+            "a retry"
+        );
+        assert_eq!(deliver_part(&mut l, id(1, 5), &[1, 3]), Ok((true, 1)));
+        assert_eq!(deliver_part(&mut l, id(1, 4), &[3, 1, 3]), Ok((true, 0)));
+        assert_eq!(l.gaps().count(), 0, "1 and 3 are settled, not missing");
+        // The refused original, or a refused part, arriving again changes nothing.
+        assert_eq!(deliver(&mut l, id(1, 1), 0, 0), Ok(false));
+        assert_eq!(deliver(&mut l, id(1, 3), 0, 0), Ok(false));
+        // 6 applied whole; a part naming it (a sender that split what it had delivered) holds
+        // entries already applied: recorded, answered as a duplicate, and so are its retries.
+        assert_eq!(deliver(&mut l, id(1, 6), 0, 0), Ok(true));
+        let applied = l.stats().applied;
+        assert_eq!(deliver_part(&mut l, id(1, 7), &[6]), Ok((false, 0)));
+        assert_eq!(deliver_part(&mut l, id(1, 7), &[6]), Ok((false, 0)));
+        assert_eq!(deliver_part(&mut l, id(1, 8), &[3, 6]), Ok((false, 0)));
+        // A part of a part (9, unseen) of 6: 9's entries came with 6 too.
+        assert_eq!(deliver_part(&mut l, id(1, 10), &[6, 9]), Ok((false, 0)));
+        assert_eq!(l.stats().applied, applied);
+        assert_eq!(l.highest(&id(1, 0).replica), Some(10));
+        assert_eq!(l.gaps().count(), 0, "7 to 10 are recorded");
+        assert_eq!(deliver_part(&mut l, id(1, 9), &[6]), Ok((false, 0)));
+        // A part of the future part of itself, and a part naming a forgotten sequence.
+        assert!(matches!(
+            deliver_part(&mut l, id(1, 11), &[11]),
+            Err(Error::InvalidValue { .. })
+        ));
+        let mut small = Ledger::new(LedgerConfig {
+            window: 4,
+            ..LedgerConfig::default()
+        })
+        .unwrap();
+        assert_eq!(deliver(&mut small, id(1, 10), 0, 0), Ok(true));
+        assert!(matches!(
+            deliver_part(&mut small, id(1, 11), &[2]),
+            Err(Error::EnvelopeRefused(Refusal::BelowWindow { .. }))
+        ));
+        assert_eq!(
+            small.highest(&id(1, 0).replica),
+            Some(10),
+            "refused: nothing recorded"
+        );
+        // Uncommitted, a part settles nothing.
+        if let Admit::New(a) = small.admit_part(id(1, 12), &[8], 0, 0).unwrap() {
+            drop(a);
+        }
+        assert_eq!(deliver(&mut small, id(1, 8), 0, 0), Ok(true));
+    }
+
+    #[test]
+    fn parted_sequences_are_bounded() {
+        let mut l = Ledger::new(LedgerConfig {
+            max_gaps: 2,
+            ..LedgerConfig::default()
+        })
+        .unwrap();
+        for s in (1..=9).step_by(2) {
+            assert_eq!(deliver_part(&mut l, id(1, s + 1), &[s]), Ok((true, 1)));
+        }
+        let sender = &l.senders[&id(1, 0).replica];
+        assert_eq!(sender.parted, [7, 9]);
+        assert_eq!(sender.floor, 6);
+        assert_eq!(l.stats().lost, 0, "settled sequences are not lost");
+        assert_eq!(Ledger::from_bytes(&l.to_bytes()).unwrap(), l);
+    }
+
+    #[test]
+    fn reads_version_1_and_refuses_damaged_parted_lists() {
+        let mut l = Ledger::new(LedgerConfig::default()).unwrap();
+        deliver(&mut l, id(1, 1), 5, 5).unwrap();
+        deliver(&mut l, id(1, 4), 5, 5).unwrap();
+        let v2 = l.to_bytes();
+        // Version 1 is version 2 without the parted count (0 here, the last byte).
+        assert_eq!(v2[4], 2);
+        let mut v1 = v2[..v2.len() - 1].to_vec();
+        v1[4] = 1;
+        assert_eq!(Ledger::from_bytes(&v1).unwrap(), l);
+        let mut v3 = v2.clone();
+        v3[4] = 3;
+        assert!(matches!(
+            Ledger::from_bytes(&v3),
+            Err(Error::UnsupportedVersion { found: 3, .. })
+        ));
+        // floor 1, highest 4, gap 2..4: parted 1 is fine; 2 is in the gap, 4 not below highest.
+        for (tail, ok) in [
+            (&[1u8, 0][..], true),
+            (&[1, 1], false),
+            (&[1, 3], false),
+            (&[2, 0, 0], false),
+            (&[2, 0, 2], false),
+        ] {
+            let mut bytes = v2[..v2.len() - 1].to_vec();
+            bytes.extend_from_slice(tail);
+            assert_eq!(Ledger::from_bytes(&bytes).is_ok(), ok, "{tail:?}");
+        }
+    }
+
     #[test]
     fn round_trips_and_rejects_damage() {
         let mut l = Ledger::new(LedgerConfig::default()).unwrap();
         for (r, s) in [(1u8, 1u64), (1, 4), (2, 7), (3, 1), (3, 2), (1, 9)] {
             deliver(&mut l, id(r, s), 5, 5).unwrap();
         }
+        deliver_part(&mut l, id(4, 3), &[1]).unwrap();
         let bytes = l.to_bytes();
         let back = Ledger::from_bytes(&bytes).unwrap();
         assert_eq!(back, l);

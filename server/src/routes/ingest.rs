@@ -150,7 +150,8 @@ const MAX_SUPERSEDED: usize = 64;
 
 /// `?supersedes=<sequence>` (repeatable): this envelope is a part of a refused (413) envelope of
 /// the same sender that was split; the server records those sequences as settled, so the drift
-/// report does not count them as lost.
+/// report does not count them as lost (the ledger's `admit_part`: a part of an envelope applied
+/// whole is a duplicate).
 fn superseded_sequences(params: &Params) -> Result<Vec<u64>, ApiError> {
     let mut values: Vec<u64> = params.parsed_all("supersedes", "a sequence number")?;
     if values.contains(&0) {

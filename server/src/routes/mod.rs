@@ -200,6 +200,12 @@ impl Params {
         })
     }
 
+    /// The `key` a query is about: present once and not empty (no key is empty).
+    pub(crate) fn key(&self) -> Result<&str, ApiError> {
+        let key = self.required("key")?;
+        non_empty_key(key)
+    }
+
     /// A parsed value; `what` says what was expected.
     pub(crate) fn parsed<T: FromStr>(&self, name: &str, what: &str) -> Result<Option<T>, ApiError> {
         self.get(name)?
@@ -239,4 +245,16 @@ pub(crate) fn authorize(
     state
         .auth()
         .authorize(headers, params.get("token")?, params.get("tenant")?, need)
+}
+
+/// Refuses an empty `key` value: a sender cannot write one, so asking for it is a client's bug
+/// (an unset variable, say), not a question with the answer "no such key".
+pub(crate) fn non_empty_key(key: &str) -> Result<&str, ApiError> {
+    if key.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            "query parameter \"key\" is empty; keys are 1 or more bytes",
+        ));
+    }
+    Ok(key)
 }

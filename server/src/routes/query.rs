@@ -16,7 +16,7 @@ use edgesketch::{
 };
 use serde_json::{Value, json};
 
-use super::{Params, authorize};
+use super::{Params, authorize, non_empty_key};
 use crate::AppState;
 use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
@@ -278,7 +278,7 @@ pub(crate) async fn sketch(
     headers: HeaderMap,
 ) -> JsonResult {
     let (params, principal) = start(&state, query.as_deref(), &headers, &["key"])?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let sketch = load(&state, &principal, key).await?;
     let now = state.engine().shared().now_ms();
     let summary = match &*sketch {
@@ -420,6 +420,9 @@ pub(crate) async fn unique(
             format!("give 1 to {MAX_UNION_KEYS} `key` parameters"),
         ));
     }
+    for key in &keys {
+        non_empty_key(key)?;
+    }
     let range = time_range(&params, state.engine().shared().now_ms())?;
     let mut acc = None;
     // A key named twice adds nothing to a union: merge it once.
@@ -450,7 +453,7 @@ pub(crate) async fn unique_series(
         &headers,
         &["key", "from", "to", "last", "step"],
     )?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let step = step_param(&params)?;
     let now = state.engine().shared().now_ms();
     let sketch = load(&state, &principal, key).await?;
@@ -480,7 +483,7 @@ pub(crate) async fn counter(
     headers: HeaderMap,
 ) -> JsonResult {
     let (params, principal) = start(&state, query.as_deref(), &headers, &["key"])?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let sketch = load(&state, &principal, key).await?;
     let Sketch::Counter(c) = &*sketch else {
         return Err(wrong_family(key, &sketch, "a counter"));
@@ -508,7 +511,7 @@ pub(crate) async fn window(
         &headers,
         &["key", "from", "to", "last"],
     )?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let now = state.engine().shared().now_ms();
     let range = time_range(&params, now)?;
     let sketch = load(&state, &principal, key).await?;
@@ -542,7 +545,7 @@ pub(crate) async fn window_series(
         &headers,
         &["key", "from", "to", "last", "step"],
     )?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let step = step_param(&params)?;
     let now = state.engine().shared().now_ms();
     let sketch = load(&state, &principal, key).await?;
@@ -580,7 +583,7 @@ pub(crate) async fn leaderboard(
             "key", "start", "stop", "order", "member", "min", "max", "limit",
         ],
     )?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let sketch = load(&state, &principal, key).await?;
     let Sketch::Leaderboard(l) = &*sketch else {
         return Err(wrong_family(key, &sketch, "a leaderboard"));
@@ -698,7 +701,7 @@ pub(crate) async fn top_k(
     headers: HeaderMap,
 ) -> JsonResult {
     let (params, principal) = start(&state, query.as_deref(), &headers, &["key", "k"])?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let k = params
         .parsed::<usize>("k", "a number from 1 to 1000")?
         .unwrap_or(10);
@@ -748,7 +751,7 @@ pub(crate) async fn quantiles(
     headers: HeaderMap,
 ) -> JsonResult {
     let (params, principal) = start(&state, query.as_deref(), &headers, &["key", "q"])?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let mut qs: Vec<f64> = params.parsed_all("q", "a number")?;
     if qs.is_empty() {
         qs = vec![0.5, 0.9, 0.99];
@@ -775,7 +778,7 @@ pub(crate) async fn count_min(
     headers: HeaderMap,
 ) -> JsonResult {
     let (params, principal) = start(&state, query.as_deref(), &headers, &["key", "item"])?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let items = params.all("item");
     if items.is_empty() || items.len() > 1000 {
         return Err(ApiError::bad_request(
@@ -817,7 +820,7 @@ pub(crate) async fn raw(
         &headers,
         &["key", "from", "to", "last", "format"],
     )?;
-    let key = params.required("key")?;
+    let key = params.key()?;
     let format = params.get("format")?.unwrap_or("sketch");
     if !matches!(format, "sketch" | "redis") {
         return Err(ApiError::bad_request(
