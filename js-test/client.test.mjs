@@ -16,6 +16,11 @@ after(() => {
   }
 });
 
+/** The bytes a fake fetch was asked to send (the client sends a Blob where there is one). */
+async function bodyOf(init) {
+  return init.body instanceof Blob ? new Uint8Array(await init.body.arrayBuffer()) : init.body;
+}
+
 /** A sink answering each POST with the next scripted status (then 200), keeping every body. */
 async function sink(script = [], { limit = Infinity, retryAfter, hang = 0, failSequence, always } = {}) {
   const bodies = [];
@@ -146,11 +151,61 @@ test('permanent refusals (400, 401, 422) are dropped and counted, not retried', 
   s.close();
 });
 
+test('a 2xx that is not an edgesketch answer is a refusal, not a delivery', async () => {
+  const errors = [];
+  const fetch = async () => new Response('<html>welcome</html>', { status: 200 });
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, fetch, onError: (e) => errors.push(e.message) });
+  client.increment('n');
+  const result = await client.flush();
+  const st = client.stats();
+  assert.equal(st.sent, 0);
+  assert.equal(st.rejected, 1);
+  assert.deepEqual([result.sent, result.queued, result.pendingEvents], [0, 0, 0]);
+  assert.match(errors[0], /HTTP 200 is not an edgesketch answer.*<html>welcome/);
+});
+
+test('a redirect is followed; one that turned the POST into a GET is reported with its target', async () => {
+  const posted = [];
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path === '/moved' || path === '/temporary') {
+      res.statusCode = path === '/moved' ? 301 : 307;
+      res.setHeader('location', '/v1/ingest');
+      return res.end();
+    }
+    req.resume();
+    req.on('end', () => {
+      if (req.method !== 'POST') {
+        res.statusCode = 405;
+        return res.end('{"code":"method_not_allowed"}');
+      }
+      posted.push(req.url);
+      res.end('{"outcome":"applied"}');
+    });
+  });
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${server.address().port}`;
+  // 307 keeps the method and the body: delivered.
+  const kept = createClient({ endpoint: `${base}/temporary`, ...fast });
+  kept.increment('n');
+  await kept.flush();
+  assert.deepEqual([kept.stats().sent, posted.length], [1, 1]);
+  // 301 turns a POST into a GET: refused, and the error names where it went.
+  const errors = [];
+  const moved = createClient({ endpoint: `${base}/moved`, ...fast, onError: (e) => errors.push(e.message) });
+  moved.increment('n');
+  await moved.flush();
+  assert.deepEqual([moved.stats().sent, moved.stats().rejected, posted.length], [0, 1, 1]);
+  assert.match(errors[0], new RegExp(`HTTP 405 \\(redirected to ${base}/v1/ingest: set .endpoint. to the final URL\\)`));
+});
+
 test('a full queue drops the oldest envelope and counts it', async () => {
   const delivered = [];
   const fetch = async (url, init) => {
-    delivered.push(new EnvelopeReader(init.body).sequence);
-    return new Response('{}', { status: 200 });
+    delivered.push(new EnvelopeReader(await bodyOf(init)).sequence);
+    return new Response('{"outcome":"applied"}', { status: 200 });
   };
   const errors = [];
   // Worker mode: thresholds make envelopes; only flush() sends them.
@@ -172,7 +227,7 @@ test('while the server fails, flushes only record: no envelope is made or sent u
   const fetch = async (url, init) => {
     calls++;
     if (!up) return new Response('down', { status: 503 });
-    delivered.push(new EnvelopeReader(init.body));
+    delivered.push(new EnvelopeReader(await bodyOf(init)));
     return new Response('{"outcome":"applied"}', { status: 200 });
   };
   let clock = 1_000;
@@ -204,7 +259,7 @@ test('a long outage fills the queue at most to its limit, and drops nothing', as
   const delivered = [];
   const fetch = async (url, init) => {
     if (!up) return new Response('busy', { status: 503, headers: { 'retry-after': '1' } });
-    delivered.push(new EnvelopeReader(init.body));
+    delivered.push(new EnvelopeReader(await bodyOf(init)));
     return new Response('{"outcome":"applied"}', { status: 200 });
   };
   let clock = 1_000;
@@ -346,7 +401,7 @@ test('an envelope being sent is not dropped from a full queue', async () => {
   let release;
   const delivered = [];
   const fetch = async (url, init) => {
-    const q = new EnvelopeReader(init.body).sequence;
+    const q = new EnvelopeReader(await bodyOf(init)).sequence;
     if (q === 1) await new Promise((r) => { release = r; });
     delivered.push(q);
     return new Response('{"outcome":"applied"}', { status: 200 });
@@ -500,7 +555,7 @@ test('in a browser: nothing is made or sent while offline; going online sends it
   await inBrowser(false, async ({ fire }) => {
     const delivered = [];
     const fetch = async (url, init) => {
-      delivered.push(new EnvelopeReader(init.body));
+      delivered.push(new EnvelopeReader(await bodyOf(init)));
       return new Response('{"outcome":"applied"}', { status: 200 });
     };
     const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, timers: true,
@@ -596,8 +651,8 @@ test('the parts of a split keep their envelope\'s age in the queue', async () =>
   const delivered = [];
   let limit = 400;
   const fetch = async (url, init) => {
-    if (init.body.length > limit) return new Response('', { status: 413 });
-    delivered.push(new EnvelopeReader(init.body));
+    if ((await bodyOf(init)).length > limit) return new Response('', { status: 413 });
+    delivered.push(new EnvelopeReader(await bodyOf(init)));
     return new Response('{"outcome":"applied"}', { status: 200 });
   };
   const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, queueLimit: 3, fetch });

@@ -283,6 +283,179 @@ test('errors are real Error objects with precise messages', () => {
   expectError(() => h.addBytes(new Uint8Array(4), new Uint32Array([2, 1])), /out of order/);
 });
 
+/** Asserts `fn` throws an instance of `type` whose message matches `pattern`. */
+function throwsA(type, fn, pattern) {
+  assert.throws(fn, (e) => {
+    assert.ok(e instanceof type, `${e?.constructor?.name}: ${e?.message}`);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+test('arguments of the wrong type are TypeErrors, never a trap of the module', () => {
+  const h = new es.HyperLogLog();
+  // Each of these made the module read out of bounds (a RuntimeError) or read garbage.
+  throwsA(TypeError, () => h.add(42), /expected a string, got number/);
+  throwsA(TypeError, () => h.add(undefined), /expected a string, got undefined/);
+  throwsA(TypeError, () => new es.TopK().add({}), /expected a string, got Object/);
+  throwsA(TypeError, () => new es.Leaderboard().add('m', 1, 5), /expected a string, got number/);
+  throwsA(TypeError, () => new es.Recorder().increment(7), /expected a string/);
+  throwsA(TypeError, () => h.addBytes({ length: -1 }), /expected a Uint8Array, got Object/);
+  throwsA(TypeError, () => h.addBytes('abc'), /expected a Uint8Array, got string/);
+  throwsA(TypeError, () => es.HyperLogLog.fromBytes(h.toBytes().buffer), /expected a Uint8Array, got ArrayBuffer/);
+  throwsA(RangeError, () => h.addBytes(new Uint8Array(4), [2 ** 32 + 2, 4]), /offset 0 is 4294967298/);
+  throwsA(RangeError, () => h.addBytes(new Uint8Array(4), [1.5, 4]), /offset 0 is 1.5/);
+  throwsA(TypeError, () => h.addHashes('12'), /BigUint64Array/);
+  throwsA(RangeError, () => h.addHashes([1n, -1n]), /hash 1 is -1/);
+  throwsA(TypeError, () => new es.Quantiles().addMany(5), /Float64Array/);
+  throwsA(TypeError, () => new es.Quantiles().addMany([1, '2']), /value 1 is string/);
+  assert.equal(h.estimate().value, 0, 'nothing was added');
+  // Plain arrays of the right values still work, and so does the module.
+  h.addBytes(new TextEncoder().encode('abcd'), [2, 4]);
+  h.addHashes([1n, 2n ** 63n]);
+  h.add('x');
+  assert.equal(Math.round(h.estimate().value), 5);
+});
+
+test('whole-number parameters are checked, never wrapped to 32 bits', () => {
+  const lb = new es.Leaderboard();
+  lb.add('a', 1);
+  lb.add('b', 2);
+  assert.equal(lb.trim(2 ** 32), 0, 'trimming to more than it holds removes nothing');
+  throwsA(Error, () => lb.trim(-1), /n must be a whole number from 0/);
+  throwsA(Error, () => lb.rangeByRank(-2, -1), /start must be a whole number from 0/);
+  assert.equal(lb.size, 2);
+  assert.equal(lb.rangeByScore(0, 9, undefined, 2 ** 32).length, 2);
+  const t = new es.TopK();
+  t.add('a');
+  assert.equal(t.top(2 ** 32).guaranteed.length + t.top(2 ** 32).possible.length, 1);
+  throwsA(Error, () => new es.Recorder().addUnique('k', 'x', 270), /precision 270 is outside 4..=18/);
+  const q = new es.Quantiles();
+  q.add(1);
+  throwsA(Error, () => q.quantile(1.5), /a quantile is a number from 0 to 1, got 1.5/);
+  throwsA(Error, () => q.quantile(NaN), /got NaN/);
+  throwsA(Error, () => q.quantiles([0.5, 2]), /got 2/);
+});
+
+test('a refused call changes nothing, and a refused first record leaves no key behind', () => {
+  const t = new es.TopK();
+  t.add('a');
+  const before = t.toBytes();
+  throwsA(Error, () => t.addMany(['b', 'c', 'x'.repeat(2000)]), /at most 1024 bytes.*nothing was added/);
+  assert.deepEqual(t.toBytes(), before);
+  const r = new es.Recorder();
+  throwsA(Error, () => r.addQuantile('x', NaN), /finite/);
+  r.increment('x'); // the key's family was not fixed by the refused call
+  throwsA(Error, () => r.addTopK('t', 'z'.repeat(2000), 1, { capacity: 4 }), /1024 bytes/);
+  r.addTopK('t', 'a', 1, { capacity: 10 });
+  throwsA(Error, () => r.addScore('s', 'm', NaN, { rule: 'sum' }), /.+/);
+  r.addScore('s', 'm', 1, { rule: 'max' });
+  assert.deepEqual(r.keys().sort(), ['s', 't', 'x']);
+  // A key that exists keeps its settings when a call on it is refused.
+  throwsA(Error, () => r.addTopK('t', 'z'.repeat(2000)), /1024 bytes/);
+  throwsA(Error, () => r.addTopK('t', 'a', 1, { capacity: 4 }), /capacity/);
+  throwsA(Error, () => r.addScore('s', 'm', 1, { rule: 'min' }), /merge rule under this key/);
+});
+
+test('recorder sketches take every option their classes take; undefined fields mean defaults', () => {
+  const r = new es.Recorder();
+  r.addQuantile('q', 1, { alpha: 0.02, maxBins: 10 });
+  r.addCount('c', 'a', 1, { width: 2, depth: 1 });
+  const env = new es.EnvelopeReader(r.envelope());
+  const q = new es.Quantiles({ alpha: 0.02, maxBins: 10 });
+  q.mergeBytes(env.open('q').toBytes());
+  assert.equal(q.count, 1n);
+  const c = new es.CountMinSketch({ width: 2, depth: 1 });
+  c.mergeBytes(env.open('c').toBytes());
+  assert.equal(new es.HyperLogLog({ precision: undefined }).precision, 14);
+  assert.equal(new es.TopK({ capacity: undefined }).toJSON().capacity ?? 1000, 1000);
+  throwsA(Error, () => new es.HyperLogLog({ precision: 'x' }), /^HyperLogLog options: invalid type/);
+  assert.deepEqual(new es.Recorder({ replica: '01'.repeat(16) }).toJSON(),
+    { replica: '01'.repeat(16), nextSequence: 1, entries: [] });
+  throwsA(Error, () => new es.Recorder({ replica: '+1'.repeat(16) }), /non-hex character at 0/);
+});
+
+test('series merges answer what they refused; toJSON covers what a series holds', () => {
+  const t0 = 1_000_000_000;
+  const late = new es.WindowCounter({ nowMs: t0 });
+  late.add(5, t0);
+  const a = new es.WindowCounter({ nowMs: t0 + 10 * 3_600_000 });
+  assert.deepEqual(a.merge(late), {
+    acceptedBuckets: 0,
+    rejected: { late: { events: 1, total: 5, buckets: 1 }, future: { events: 0, total: 0, buckets: 0 } },
+  });
+  const b = new es.WindowCounter({ nowMs: t0 });
+  assert.equal(b.merge(late).acceptedBuckets, 1);
+  const total = b.toJSON().total;
+  assert.deepEqual([total.count, total.sum, total.truncated], [1, 5, false]);
+  assert.ok(total.fromMs <= t0 && total.toMs > t0 && total.toMs - total.fromMs < 2 * 3_600_000, JSON.stringify(total));
+  const u = new es.UniqueSeries({ nowMs: t0 });
+  u.add('a', t0);
+  assert.equal(new es.UniqueSeries({ nowMs: t0 + 10 * 3_600_000 }).mergeBytes(u.toBytes()).rejected.late.buckets, 1);
+  assert.equal(u.toJSON().unique.truncated, false);
+});
+
+test('free() twice, use after free and merging with itself answer clear errors', () => {
+  const h = new es.HyperLogLog();
+  h.free();
+  h.free();
+  throwsA(Error, () => h.estimate(), /was freed/);
+  const c = new es.Counter();
+  throwsA(Error, () => c.merge(c), /cannot be passed to its own method/);
+  if (typeof Symbol.dispose === 'symbol') {
+    const d = new es.Counter();
+    d.free();
+    d[Symbol.dispose]();
+  }
+});
+
+test('two entries sharing one module share one scratch buffer', async () => {
+  // The browser entry and ./slim both use the web glue: loaded together, one module instance.
+  const { readFile } = await import('node:fs/promises');
+  const { fileURLToPath, pathToFileURL } = await import('node:url');
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (u, ...rest) => (String(u).startsWith('file:')
+    ? new Response(await readFile(fileURLToPath(u)), { headers: { 'content-type': 'application/wasm' } })
+    : realFetch(u, ...rest));
+  try {
+    const root = dirname(require.resolve('edgesketch'));
+    const browser = await import(pathToFileURL(join(root, 'browser.js')).href);
+    const slim = await import('edgesketch/slim');
+    assert.equal(browser.TopK, slim.TopK, 'one module instance');
+    const t = new slim.TopK();
+    assert.throws(() => t.add('x', -1)); // a refusal: the plain path after the scratch one
+    new browser.HyperLogLog().add('y'.repeat(20000)); // grows the scratch buffer
+    const boards = Array.from({ length: 50 }, (_, i) => {
+      const l = new browser.Leaderboard();
+      for (let j = 0; j < 20; j++) l.add(`member-${i}-${j}`, j);
+      return l;
+    });
+    const before = boards.map((l) => JSON.stringify(l.rangeByRank(0, 100)));
+    assert.throws(() => t.add('Z'.repeat(1000), -1));
+    assert.deepEqual(boards.map((l) => JSON.stringify(l.rangeByRank(0, 100))), before, 'nothing else was written');
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});
+
+test('a string too large for memory is a RangeError, and string adds go on working', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // 64 MiB of WebAssembly memory at most, as on a small edge runtime.
+  const script = `
+    const es = require('edgesketch');
+    const h = new es.HyperLogLog();
+    try { h.add('x'.repeat(30_000_000)); console.log('added'); } catch (e) { console.log(e.constructor.name, e.message); }
+    h.add('b'); h.addMany(['c', 'd']);
+    const t = new es.TopK(); t.add('e');
+    console.log(Math.round(h.estimate().value), String(t.total));`;
+  const run = spawnSync(process.execPath, ['--wasm-max-mem-pages=1024', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(run.stdout.trim().split('\n'), [
+    'RangeError edgesketch: could not allocate 90000000 bytes for string items (WebAssembly memory is full)',
+    '3 1',
+  ]);
+});
+
 test('free() releases, and Symbol.dispose is wired when the runtime has it', () => {
   const h = new es.HyperLogLog();
   h.add('x');

@@ -97,7 +97,7 @@ test('a retry of the same bytes is a duplicate; a beacon with the token in the U
     endpoint: `${base}/v1/ingest`,
     flushIntervalMs: 0,
     fetch: async (url, init) => {
-      captured = init.body;
+      captured = new Uint8Array(await new Response(init.body).arrayBuffer());
       return fetch(url, init);
     },
   });

@@ -34,7 +34,7 @@ before(async () => {
     if (req.method === 'POST' && req.url === '/ingest') {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
-      req.on('end', () => { received.push(new Uint8Array(Buffer.concat(chunks))); res.end('ok'); });
+      req.on('end', () => { received.push(new Uint8Array(Buffer.concat(chunks))); res.end('{"outcome":"applied"}'); });
       return;
     }
     if (req.method === 'GET' && req.url.startsWith('/golden/')) {

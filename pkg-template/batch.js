@@ -4,6 +4,14 @@
 // numbers does, and `addMany(strings)` encodes the whole batch in place and crosses once.
 const encoder = new TextEncoder();
 
+/** The largest scratch buffer asked for: wasm32 memory ends at 4 GiB. */
+const SCRATCH_MAX = 2 ** 32 - 2 ** 16;
+
+/** Marks a module whose classes are set up already: two entries of the package that share one
+ * module (the browser entry and `./slim`, say) must share one scratch buffer, or one's growth
+ * leaves the other writing into freed memory. */
+const FAST = Symbol.for('edgesketch.fastBatches');
+
 /** The scratch buffer of one module instance; set up on first use (the slim entry inits late). */
 function scratchOf(wasm) {
   let memory = null;
@@ -12,13 +20,18 @@ function scratchOf(wasm) {
   let bytes = new Uint8Array(0);
   let words = new Uint32Array(0);
 
-  /** Makes room for `n` bytes and refreshes the views (growing memory detaches the old ones). */
+  /** Makes room for `n` bytes and refreshes the views (growing memory detaches the old ones).
+   * Throws a RangeError, changing nothing, if the module cannot allocate them. */
   function reserve(n) {
     if (n > capacity || memory === null) {
       memory ??= wasm.__memory();
-      capacity = Math.max(n, 2 * capacity, 4096);
-      base = wasm.__scratchReserve(capacity);
-      if (base % 4 !== 0) throw new Error(`edgesketch: scratch buffer at ${base} is not 4-aligned`);
+      if (!(n <= SCRATCH_MAX)) throw new RangeError(`edgesketch: ${n} bytes of string items at once is more than WebAssembly memory holds`);
+      const wanted = Math.min(Math.max(n, 2 * capacity, 4096), SCRATCH_MAX);
+      const at = wasm.__scratchReserve(wanted);
+      if (at === 0) throw new RangeError(`edgesketch: could not allocate ${wanted} bytes for string items (WebAssembly memory is full)`);
+      if (at % 4 !== 0) throw new Error(`edgesketch: scratch buffer at ${at} is not 4-aligned`);
+      base = at;
+      capacity = wanted;
     } else if (bytes.byteLength !== 0) {
       return;
     }
@@ -42,9 +55,14 @@ function scratchOf(wasm) {
     return j + encoder.encodeInto(rest, into.subarray(p + j, base + capacity)).written;
   }
 
+  // While a batch is being written: an item getter that adds elsewhere would overwrite it.
+  let writing = false;
+  const busy = () => new Error('edgesketch: a string add ran while addMany was reading its items (from a getter?)');
+
   return {
     /** Writes one string; answers its length in bytes. */
     one(s) {
+      if (writing) throw busy();
       reserve(3 * s.length);
       return put(bytes, base, s);
     },
@@ -52,6 +70,15 @@ function scratchOf(wasm) {
      * room for ASCII is reserved up front and grown (the buffer keeps its contents) when an
      * item could overrun it; a bad item throws before anything crossed into WebAssembly. */
     many(strings, method) {
+      if (writing) throw busy();
+      writing = true;
+      try {
+        return this.write(strings, method);
+      } finally {
+        writing = false;
+      }
+    },
+    write(strings, method) {
       if (!Array.isArray(strings)) throw new TypeError(`${method} takes an array of strings`);
       const count = strings.length;
       const head = 4 * count;
@@ -177,6 +204,9 @@ function withBufferedQuantiles(Quantiles) {
 /** Replaces `add` and `addMany` of the classes keyed by strings with the scratch-buffer path,
  * and buffers `Quantiles.add`. */
 export function withFastBatches(wasm) {
+  const marked = wasm.HyperLogLog?.prototype;
+  if (!marked || Object.hasOwn(marked, FAST)) return wasm;
+  Object.defineProperty(marked, FAST, { value: true });
   const scratch = scratchOf(wasm);
   for (const name of ['HyperLogLog', 'TopK', 'CountMinSketch', 'UniqueSeries']) {
     const proto = wasm[name]?.prototype;

@@ -11,8 +11,9 @@
 //   is failing, flushes only queue, and a new attempt waits for the backoff (so an outage costs
 //   one request per backoff step, however often `flush()` is called). A 413 splits the envelope
 //   in two (fresh sequence numbers, each sent with `?supersedes=<the refused sequence>` so the
-//   server settles it instead of reporting it lost); other 4xx answers are permanent and the
-//   envelope is dropped, counted in `stats().rejected` and passed to `onError`.
+//   server settles it instead of reporting it lost); other 4xx answers, and a 2xx that is not the
+//   server's answer, are permanent and the envelope is dropped, counted in `stats().rejected`
+//   and passed to `onError`.
 // - Envelopes wait in a bounded queue; when more than `queueLimit` wait, the oldest waiting one
 //   is dropped and counted (one being sent is not dropped: it may already be delivered).
 // - Browsers: a flush interval, `sendBeacon` on `pagehide` (and when the page is hidden), and no
@@ -214,7 +215,10 @@ export function createClientWith(wasm, options) {
     let response;
     let timer;
     try {
-      const init = { method: 'POST', body: item.bytes, headers, keepalive: browser && item.bytes.length < BEACON_MAX_BYTES };
+      // A Blob, not the bytes: Node's fetch (undici, Node 20) fails to resend a typed array's
+      // body when a 307 or 308 redirect asks for it ("detached ArrayBuffer"); a Blob it resends.
+      const body = typeof Blob === 'function' ? new Blob([item.bytes]) : item.bytes;
+      const init = { method: 'POST', body, headers, keepalive: browser && item.bytes.length < BEACON_MAX_BYTES };
       // The request is aborted at the timeout, and not waited for past it even by a fetch that
       // ignores its signal.
       let expire;
@@ -231,18 +235,25 @@ export function createClientWith(wasm, options) {
       }
       response = await Promise.race([doFetch(urlFor(o.endpoint, item), init), expired]);
       const status = response.status;
-      // Read every body (it frees the connection), under the same timeout.
-      const text = await Promise.race([response.text(), expired]).catch(() => '');
+      // Read every body (it frees the connection), under the same timeout; null if it failed.
+      const text = await Promise.race([response.text(), expired]).catch(() => null);
+      // fetch follows redirects, and resends a POST redirected by 301, 302 or 303 as a GET.
+      const redirect = response.redirected && response.url ? ` (redirected to ${response.url}: set \`endpoint\` to the final URL)` : '';
       if (response.ok) {
         let outcome;
-        try { outcome = JSON.parse(text).outcome; } catch { /* an answer without JSON */ }
-        return { done: true, duplicate: outcome === 'duplicate' };
+        try { outcome = JSON.parse(text).outcome; } catch { /* not JSON */ }
+        // A 2xx whose body was lost on the way still means committed.
+        if (outcome === 'applied' || outcome === 'duplicate' || text === null) {
+          return { done: true, duplicate: outcome === 'duplicate' };
+        }
+        // Something else answered (a static host, a login page): the envelope did not arrive.
+        return { rejected: true, error: new Error(`HTTP ${status} is not an edgesketch answer${redirect}; is \`endpoint\` the server's /v1/ingest? ${String(text).slice(0, 200)}`) };
       }
       if (status === 413) return { tooLarge: true };
       if (status === 408 || status === 429 || status >= 500) {
-        return { retry: true, after: retryAfterMs(response.headers?.get?.('retry-after'), now()), error: new Error(`HTTP ${status}: ${text}`) };
+        return { retry: true, after: retryAfterMs(response.headers?.get?.('retry-after'), now()), error: new Error(`HTTP ${status}${redirect}: ${text ?? ''}`) };
       }
-      return { rejected: true, error: new Error(`HTTP ${status}: ${text}`) };
+      return { rejected: true, error: new Error(`HTTP ${status}${redirect}: ${text ?? ''}`) };
     } catch (error) {
       // No answer: the server may have applied it.
       item.maybeApplied = true;

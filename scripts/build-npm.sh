@@ -34,9 +34,25 @@ for out in pkg/web/edgesketch_bg.wasm pkg/node/edgesketch_bg.wasm; do
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out" -o "$out"
 done
+# Argument checks in front of the glue's copies into memory (scripts/glue-checks.js): rename each
+# copy function, then append checked ones under the old names.
+for glue in pkg/web/edgesketch.js pkg/node/edgesketch.js; do
+  for fn in passStringToWasm0 passArray8ToWasm0 passArray32ToWasm0 passArray64ToWasm0 passArrayF64ToWasm0; do
+    grep -q "^function $fn(" "$glue" || { echo "$glue: no $fn to check (a new wasm-bindgen?)" >&2; exit 1; }
+    sed -i "s/^function $fn(/function ${fn}Unchecked(/" "$glue"
+  done
+  # Errors the module throws pass through edgesketchThrown (clearer words for wasm-bindgen's own);
+  # a second free() (or a `using` block's dispose after one) does nothing.
+  sed -i -E 's/^( +)throw new Error\(getStringFromWasm0\(arg0, arg1\)\);$/\1throw edgesketchThrown(getStringFromWasm0(arg0, arg1));/; s/^    free\(\) \{$/    free() {\n        if (this.__wbg_ptr === 0) return;/' "$glue"
+  [ "$(grep -c 'throw edgesketchThrown' "$glue")" = 1 ] && grep -q 'if (this.__wbg_ptr === 0) return;' "$glue" ||
+    { echo "$glue: the throw or free() patch did not apply" >&2; exit 1; }
+  cat scripts/glue-checks.js >> "$glue"
+done
 # Typed options objects (wasm/src/lib.rs declares the interfaces): wasm-bindgen drops the `?` of
 # an optional parameter whose type it is told, so put it back.
-sed -E -i 's/options_: ([A-Za-z]+Options)([,)])/options?: \1 | null\2/g; s/mode: AddMode \| undefined/mode?: AddMode | null/g' \
+# Likewise an optional parameter before another (`weight` of `addTopK(key, item, weight?,
+# options?)`): wasm-bindgen marks only the last ones optional.
+sed -E -i 's/options_: ([A-Za-z]+Options)([,)])/options?: \1 | null\2/g; s/mode: AddMode \| undefined/mode?: AddMode | null/g; s/([a-z_]+): ([a-z]+) \| null \| undefined([,)])/\1?: \2 | null\3/g' \
   pkg/web/edgesketch.d.ts
 grep -q 'options_:' pkg/web/edgesketch.d.ts && { echo "an options parameter kept its bare type" >&2; exit 1; }
 # The nodejs glue is CommonJS inside a "type": "module" package.

@@ -591,3 +591,51 @@ fn a_split_envelope_applies_like_the_whole_under_fresh_sequences() {
         "refusals take no sequence numbers"
     );
 }
+
+#[test]
+fn a_recorder_names_the_setting_that_differs_and_forgets_keys_left_empty() {
+    use edgesketch::{Best, MergeRule};
+    let mut r = Recorder::with_replica(ReplicaId([3; 16]));
+    r.leaderboard("board", MergeRule::Max, Best::Highest, 10)
+        .unwrap();
+    let what = |e: Error| match e {
+        Error::ParameterMismatch { what, left, right } => (what, left, right),
+        other => panic!("{other:?}"),
+    };
+    let rule = what(
+        r.leaderboard("board", MergeRule::Sum, Best::Highest, 10)
+            .unwrap_err(),
+    );
+    assert!(rule.0.starts_with("leaderboard merge rule"), "{rule:?}");
+    assert_eq!((rule.1, rule.2), (0, 2));
+    let best = what(
+        r.leaderboard("board", MergeRule::Max, Best::Lowest, 10)
+            .unwrap_err(),
+    );
+    assert_eq!((best.1, best.2), (0, 1), "{best:?}");
+    let capacity = what(
+        r.leaderboard("board", MergeRule::Max, Best::Highest, 5)
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (capacity.0, capacity.1, capacity.2),
+        ("leaderboard capacity under this key", 10, 5)
+    );
+    // Quantiles and count-min take their full settings.
+    r.quantiles_with_max_bins("q", 0.02, 10)
+        .unwrap()
+        .add(1.0)
+        .unwrap();
+    assert_eq!(what(r.quantiles("q", 0.02).unwrap_err()).1, 10);
+    r.count_min_with_dimensions("c", 2, 1).unwrap().add(b"a", 1);
+    assert_eq!(
+        (r.get("c").map(Sketch::family)),
+        Some(edgesketch::Family::CountMin)
+    );
+    // An empty key is forgotten; one holding data is not.
+    assert!(r.forget_if_empty("board"));
+    assert!(!r.forget_if_empty("q"));
+    assert!(!r.forget_if_empty("absent"));
+    r.leaderboard("board", MergeRule::Sum, Best::Lowest, 0)
+        .unwrap();
+}

@@ -231,12 +231,29 @@ impl Recorder {
         else {
             unreachable!("family checked")
         };
-        if (l.rule(), l.best(), l.capacity()) != (rule, best, capacity) {
-            return Err(Error::ParameterMismatch {
-                what: "leaderboard settings under this key (capacity)",
-                left: u64::from(l.capacity()),
-                right: u64::from(capacity),
-            });
+        let mismatch = if l.rule() != rule {
+            Some((
+                "leaderboard merge rule under this key (0 max, 1 min, 2 sum, 3 last writer wins)",
+                rule_id(l.rule()),
+                rule_id(rule),
+            ))
+        } else if l.best() != best {
+            Some((
+                "leaderboard best end under this key (0 highest, 1 lowest)",
+                u64::from(l.best() == Best::Lowest),
+                u64::from(best == Best::Lowest),
+            ))
+        } else if l.capacity() != capacity {
+            Some((
+                "leaderboard capacity under this key",
+                u64::from(l.capacity()),
+                u64::from(capacity),
+            ))
+        } else {
+            None
+        };
+        if let Some((what, left, right)) = mismatch {
+            return Err(Error::ParameterMismatch { what, left, right });
         }
         Ok(l)
     }
@@ -266,6 +283,17 @@ impl Recorder {
         delta: f64,
     ) -> Result<&mut CountMinSketch> {
         let (width, depth) = CountMinSketch::dimensions_for(epsilon, delta)?;
+        self.count_min_with_dimensions(key, width, depth)
+    }
+
+    /// The count-min sketch under `key` (created `width` counters wide and `depth` rows deep if
+    /// absent; see [`CountMinSketch::with_dimensions`]).
+    pub fn count_min_with_dimensions(
+        &mut self,
+        key: &str,
+        width: u32,
+        depth: u8,
+    ) -> Result<&mut CountMinSketch> {
         let Sketch::CountMin(c) = self.entry(key, Family::CountMin, || {
             CountMinSketch::with_dimensions(width, depth).map(Sketch::CountMin)
         })?
@@ -283,10 +311,22 @@ impl Recorder {
         Ok(c)
     }
 
-    /// The quantile sketch under `key` (created with relative accuracy `alpha` if absent).
+    /// The quantile sketch under `key` (created with relative accuracy `alpha` and the default
+    /// 2048 buckets per store if absent).
     pub fn quantiles(&mut self, key: &str, alpha: f64) -> Result<&mut Quantiles> {
+        self.quantiles_with_max_bins(key, alpha, crate::wire::quantiles::DEFAULT_MAX_BINS)
+    }
+
+    /// The quantile sketch under `key` (created with relative accuracy `alpha` and at most
+    /// `max_bins` buckets per store if absent; see [`Quantiles::with_max_bins`]).
+    pub fn quantiles_with_max_bins(
+        &mut self,
+        key: &str,
+        alpha: f64,
+        max_bins: u32,
+    ) -> Result<&mut Quantiles> {
         let Sketch::Quantiles(q) = self.entry(key, Family::Quantiles, || {
-            Quantiles::new(alpha).map(Sketch::Quantiles)
+            Quantiles::with_max_bins(alpha, max_bins).map(Sketch::Quantiles)
         })?
         else {
             unreachable!("family checked")
@@ -298,7 +338,25 @@ impl Recorder {
                 right: alpha.to_bits(),
             });
         }
+        if q.max_bins() != max_bins {
+            return Err(Error::ParameterMismatch {
+                what: "quantiles max bins under this key",
+                left: u64::from(q.max_bins()),
+                right: u64::from(max_bins),
+            });
+        }
         Ok(q)
+    }
+
+    /// Forgets `key` if its sketch holds nothing, as after a call that created it and was then
+    /// refused (so a refused first call fixes neither the key's family nor its settings).
+    /// Answers whether it was forgotten.
+    pub fn forget_if_empty(&mut self, key: &str) -> bool {
+        if self.entries.get(key).is_some_and(Sketch::is_empty) {
+            self.entries.remove(key);
+            return true;
+        }
+        false
     }
 
     /// Makes the envelope of everything recorded since the last one (`None` if nothing was), with
@@ -403,4 +461,14 @@ fn random_replica() -> Result<ReplicaId> {
     Err(Error::InvalidConfig {
         what: "a recorder needs a replica id: use Recorder::with_replica, or enable the `getrandom` feature",
     })
+}
+
+/// A merge rule's number in errors (its wire value).
+fn rule_id(rule: MergeRule) -> u64 {
+    match rule {
+        MergeRule::Max => 0,
+        MergeRule::Min => 1,
+        MergeRule::Sum => 2,
+        MergeRule::LastWriterWins => 3,
+    }
 }

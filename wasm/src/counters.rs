@@ -84,7 +84,7 @@ crate::snapshot_methods!(
     "Adds another counter's increments and decrements.",
     |a, b| {
         a.merge_local(b);
-        Ok(())
+        Ok::<(), edgesketch::Error>(())
     }
 );
 
@@ -241,6 +241,23 @@ impl From<Rejections> for RejectionsJs {
     }
 }
 
+/// What a series merge took and refused.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MergeJs {
+    accepted_buckets: f64,
+    rejected: RejectionsJs,
+}
+
+impl From<edgesketch::MergeReport> for MergeJs {
+    fn from(r: edgesketch::MergeReport) -> Self {
+        MergeJs {
+            accepted_buckets: r.accepted_buckets as f64,
+            rejected: r.rejected.into(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ConfigJs {
@@ -342,7 +359,14 @@ impl JsWindowCounter {
             config: self.inner.config().into(),
             now_ms: self.inner.now() as f64,
             buckets: self.inner.bucket_count(),
-            total: self.inner.sum(i64::MIN, i64::MAX).into(),
+            total: {
+                let (from, to) = held_span(
+                    self.inner.config(),
+                    self.inner.last(0, self.inner.now()).from_ms,
+                    self.inner.now(),
+                );
+                self.inner.sum(from, to).into()
+            },
             rejected: self.inner.rejected().into(),
         })
     }
@@ -351,8 +375,11 @@ impl JsWindowCounter {
 crate::snapshot_methods!(
     JsWindowCounter as WindowCounter,
     WindowCounter,
-    "Adds another counter's buckets (judged by this counter's clock).",
-    |a, b| a.merge_local(b).map(drop)
+    "Adds another counter's buckets, judged by this counter's clock. Answers `{ acceptedBuckets,\n\
+     rejected: { late, future } }` (each `{ events, total, buckets }`): buckets older than this\n\
+     counter retains, or ahead of its clock by more than it allows, are not merged.",
+    |a, b| a.merge_local(b),
+    -> JsValue |report| plain(&MergeJs::from(report))
 );
 crate::series_methods!(JsWindowCounter as WindowCounter, "events");
 
@@ -476,7 +503,14 @@ impl JsUniqueSeries {
             precision: self.inner.precision(),
             now_ms: self.inner.now() as f64,
             buckets: self.inner.bucket_count(),
-            unique: self.inner.unique(i64::MIN, i64::MAX).into(),
+            unique: {
+                let (from, to) = held_span(
+                    self.inner.config(),
+                    self.inner.last(0, self.inner.now()).from_ms,
+                    self.inner.now(),
+                );
+                self.inner.unique(from, to).into()
+            },
             rejected: self.inner.rejected().into(),
         })
     }
@@ -485,7 +519,21 @@ impl JsUniqueSeries {
 crate::snapshot_methods!(
     JsUniqueSeries as UniqueSeries,
     UniqueSeries,
-    "Unions another series' buckets into this one (idempotent).",
-    |a, b| a.merge(b).map(drop)
+    "Unions another series' buckets into this one (idempotent), judged by this series' clock.\n\
+     Answers `{ acceptedBuckets, rejected: { late, future } }`, as `WindowCounter.merge` does.",
+    |a, b| a.merge(b),
+    -> JsValue |report| plain(&MergeJs::from(report))
 );
 crate::series_methods!(JsUniqueSeries as UniqueSeries, "items");
+
+/// The span a series can hold at its clock `now`: from the oldest bucket it retains to the
+/// newest its future allowance admits. `current` is the start of the bucket holding `now`.
+fn held_span(config: SeriesConfig, current: i64, now: i64) -> (i64, i64) {
+    let width = config.bucket_ms as i64;
+    let retained = config.retention_ms() as i64;
+    let from = current.saturating_sub(retained).saturating_add(width);
+    let to = now
+        .saturating_add(config.max_future_ms as i64)
+        .saturating_add(width);
+    (from, to)
+}

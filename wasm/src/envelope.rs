@@ -8,7 +8,7 @@ use crate::counters::series_config;
 use crate::rankings::{CountMinOptions, LeaderboardOptions, QuantilesOptions, TopKOptions};
 use crate::{
     JsCountMinSketch, JsCounter, JsHyperLogLog, JsLeaderboard, JsQuantiles, JsResult, JsTopK,
-    JsUniqueSeries, JsWindowCounter, count, js_error, millis, millis_or_now, options,
+    JsUniqueSeries, JsWindowCounter, count, js_error, millis, millis_or_now, options, plain,
 };
 
 #[derive(Default, Deserialize)]
@@ -28,11 +28,15 @@ fn parse_replica(hex: &str) -> JsResult<ReplicaId> {
             digits.len()
         )));
     }
+    if let Some(at) = digits.iter().position(|d| !d.is_ascii_hexdigit()) {
+        return Err(JsError::new(&format!(
+            "replica must be 32 hex digits, got a non-hex character at {at}"
+        )));
+    }
+    let digit = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
     let mut id = [0u8; 16];
     for (i, pair) in digits.chunks_exact(2).enumerate() {
-        let s = core::str::from_utf8(pair).map_err(js_error)?;
-        id[i] = u8::from_str_radix(s, 16)
-            .map_err(|_| JsError::new(&format!("replica has a non-hex digit near {s:?}")))?;
+        id[i] = digit(pair[0]) << 4 | digit(pair[1]);
     }
     Ok(ReplicaId(id))
 }
@@ -79,7 +83,13 @@ impl JsRecorder {
 
     /// Adds `item` to the HyperLogLog under `key` (created with `precision`, default 14).
     #[wasm_bindgen(js_name = addUnique)]
-    pub fn add_unique(&mut self, key: &str, item: &str, precision: Option<u8>) -> JsResult<()> {
+    pub fn add_unique(&mut self, key: &str, item: &str, precision: Option<f64>) -> JsResult<()> {
+        let precision = precision
+            .map(|p| {
+                u8::try_from(count(p, "precision")?)
+                    .map_err(|_| JsError::new(&format!("precision {p} is outside 4..=18")))
+            })
+            .transpose()?;
         let p = match (precision, self.inner.get(key)) {
             (Some(p), _) => p,
             (None, Some(Sketch::HyperLogLog(h))) => h.precision(),
@@ -201,12 +211,12 @@ impl JsRecorder {
         };
         let mode = crate::rankings::add_mode(o.mode.as_deref())?;
         let written = millis_or_now(o.written_ms, "writtenMs")?;
-        self.inner
-            .leaderboard(key, rule, best, o.capacity.unwrap_or(capacity))
-            .map_err(js_error)?
-            .add_at(member.as_bytes(), score, mode, written)
-            .map(drop)
-            .map_err(js_error)
+        let capacity = o.capacity.unwrap_or(capacity);
+        self.refused_forgets(key, |r| {
+            r.leaderboard(key, rule, best, capacity)?
+                .add_at(member.as_bytes(), score, mode, written)
+                .map(drop)
+        })
     }
 
     /// Counts `item` `weight` times (default 1) in the top-K summary under `key` (`options`:
@@ -224,11 +234,9 @@ impl JsRecorder {
             (true, Some(Sketch::TopK(t))) => t.capacity(),
             _ => options::<TopKOptions>(options_, "addTopK")?.capacity,
         };
-        self.inner
-            .top_k(key, capacity)
-            .map_err(js_error)?
-            .insert(item.as_bytes(), weight)
-            .map_err(js_error)
+        self.refused_forgets(key, |r| {
+            r.top_k(key, capacity)?.insert(item.as_bytes(), weight)
+        })
     }
 
     /// Counts `item` `weight` times (default 1) in the count-min sketch under `key` (`options`:
@@ -257,12 +265,8 @@ impl JsRecorder {
                 o.dimensions()?
             }
         };
-        // The ε and δ that give exactly these dimensions back (halfway between integers, so
-        // rounding cannot move them).
-        let epsilon = core::f64::consts::E / (f64::from(width) - 0.5);
-        let delta = (-(f64::from(depth) - 0.5)).exp();
         self.inner
-            .count_min(key, epsilon, delta)
+            .count_min_with_dimensions(key, width, depth)
             .map_err(js_error)?
             .add(item.as_bytes(), weight);
         Ok(())
@@ -277,15 +281,35 @@ impl JsRecorder {
         value: f64,
         #[wasm_bindgen(unchecked_param_type = "QuantilesOptions")] options_: Option<js_sys::Object>,
     ) -> JsResult<()> {
-        let alpha = match (options_.is_none(), self.inner.get(key)) {
-            (true, Some(Sketch::Quantiles(q))) => q.alpha(),
-            _ => options::<QuantilesOptions>(options_, "addQuantile")?.alpha,
+        let (alpha, max_bins) = match (options_.is_none(), self.inner.get(key)) {
+            (true, Some(Sketch::Quantiles(q))) => (q.alpha(), q.max_bins()),
+            _ => {
+                let o = options::<QuantilesOptions>(options_, "addQuantile")?;
+                (
+                    o.alpha,
+                    o.max_bins
+                        .unwrap_or(edgesketch::wire::quantiles::DEFAULT_MAX_BINS),
+                )
+            }
         };
-        self.inner
-            .quantiles(key, alpha)
-            .map_err(js_error)?
-            .add(value)
-            .map_err(js_error)
+        self.refused_forgets(key, |r| {
+            r.quantiles_with_max_bins(key, alpha, max_bins)?.add(value)
+        })
+    }
+
+    /// Runs `record` on the recorder; if it is refused and left `key` empty (a key it created),
+    /// forgets the key, so a refused first call fixes neither its family nor its settings.
+    fn refused_forgets(
+        &mut self,
+        key: &str,
+        record: impl FnOnce(&mut Recorder) -> edgesketch::Result<()>,
+    ) -> JsResult<()> {
+        let existed = self.inner.get(key).is_some();
+        let result = record(&mut self.inner);
+        if result.is_err() && !existed {
+            self.inner.forget_if_empty(key);
+        }
+        result.map_err(js_error)
     }
 
     /// The envelope of everything recorded since the last one, stamped `nowMs` (default
@@ -328,6 +352,33 @@ impl JsRecorder {
     /// The keys recorded into so far.
     pub fn keys(&self) -> Vec<String> {
         self.inner.keys().map(str::to_owned).collect()
+    }
+
+    /// `{ replica, nextSequence, entries: [{ key, family }] }`, for logs and debugging.
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsResult<JsValue> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Json {
+            replica: Option<String>,
+            next_sequence: f64,
+            entries: Vec<EntryJs>,
+        }
+        plain(&Json {
+            replica: self.inner.replica().map(|r| r.to_string()),
+            next_sequence: self.inner.next_sequence() as f64,
+            entries: self
+                .inner
+                .keys()
+                .filter_map(|key| {
+                    let family = self.inner.get(key)?.family().name();
+                    Some(EntryJs {
+                        key: key.to_owned(),
+                        family,
+                    })
+                })
+                .collect(),
+        })
     }
 }
 

@@ -82,16 +82,28 @@ pub(crate) fn options<T: DeserializeOwned + Default>(
     // serde-wasm-bindgen reads only the fields it knows, so `deny_unknown_fields` never sees a
     // typo: compare the object's own keys with the struct's fields here.
     let known = field_names::<T>();
+    // A field set to `undefined` means its default, as TypeScript's optional fields allow: copy
+    // the others.
+    let given = js_sys::Object::new();
     for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()) {
-        let key = key.as_string().unwrap_or_default();
-        if !known.contains(&key.as_str()) {
+        let name = key.as_string().unwrap_or_default();
+        if !known.contains(&name.as_str()) {
             return Err(JsError::new(&format!(
-                "{what} options: unknown field `{key}`, expected one of {}",
+                "{what} options: unknown field `{name}`, expected one of {}",
                 known.join(", ")
             )));
         }
+        let field = js_sys::Reflect::get(&value, &key).unwrap_or(JsValue::UNDEFINED);
+        if !field.is_undefined() {
+            let _ = js_sys::Reflect::set(&given, &key, &field);
+        }
     }
-    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("{what} options: {e}")))
+    serde_wasm_bindgen::from_value(given.into()).map_err(|e| {
+        // serde-wasm-bindgen's errors are JS errors whose text starts "Error: ".
+        let text = e.to_string();
+        let text = text.strip_prefix("Error: ").unwrap_or(&text);
+        JsError::new(&format!("{what} options: {text}"))
+    })
 }
 
 /// The (renamed) field names a struct deserializes, as serde passes them to the deserializer.
@@ -204,22 +216,29 @@ pub(crate) fn text(bytes: &[u8]) -> String {
 #[doc(hidden)]
 macro_rules! snapshot_methods {
     ($rust:ident as $js:ident, $core:ty, $merge_doc:literal, |$a:ident, $b:ident| $merge:expr) => {
+        $crate::snapshot_methods!(
+            $rust as $js, $core, $merge_doc, |$a, $b| $merge, -> () |_merged| Ok(())
+        );
+    };
+    // A merge that answers something: `$convert` turns the core's answer `$r` into `$ret`.
+    ($rust:ident as $js:ident, $core:ty, $merge_doc:literal, |$a:ident, $b:ident| $merge:expr,
+     -> $ret:ty |$r:ident| $convert:expr) => {
         #[wasm_bindgen::prelude::wasm_bindgen(js_class = $js)]
         impl $rust {
             #[doc = $merge_doc]
-            pub fn merge(&mut self, other: &$rust) -> $crate::JsResult<()> {
+            pub fn merge(&mut self, other: &$rust) -> $crate::JsResult<$ret> {
                 let ($a, $b) = (&mut self.inner, &other.inner);
-                let merged: edgesketch::Result<()> = $merge;
-                merged.map_err($crate::js_error)
+                let $r = $merge.map_err($crate::js_error)?;
+                $convert
             }
 
             /// Merges one given as its snapshot bytes (see `merge`).
             #[wasm_bindgen(js_name = mergeBytes)]
-            pub fn merge_bytes(&mut self, bytes: &[u8]) -> $crate::JsResult<()> {
+            pub fn merge_bytes(&mut self, bytes: &[u8]) -> $crate::JsResult<$ret> {
                 let other = <$core>::from_bytes(bytes).map_err($crate::js_error)?;
                 let ($a, $b) = (&mut self.inner, &other);
-                let merged: edgesketch::Result<()> = $merge;
-                merged.map_err($crate::js_error)
+                let $r = $merge.map_err($crate::js_error)?;
+                $convert
             }
 
             /// Its snapshot format v1 bytes (docs/FORMAT.md), the same as the Rust core's.

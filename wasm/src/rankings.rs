@@ -170,13 +170,12 @@ impl JsLeaderboard {
     #[wasm_bindgen(js_name = rangeByRank)]
     pub fn range_by_rank(
         &self,
-        start: u32,
-        stop: u32,
+        start: f64,
+        stop: f64,
         order_: Option<String>,
     ) -> JsResult<JsValue> {
-        let list = self
-            .inner
-            .range_by_rank(u64::from(start), u64::from(stop), order(order_)?);
+        let (start, stop) = (count(start, "start")?, count(stop, "stop")?);
+        let list = self.inner.range_by_rank(start, stop, order(order_)?);
         plain(&members(list))
     }
 
@@ -187,16 +186,20 @@ impl JsLeaderboard {
         min: f64,
         max: f64,
         order_: Option<String>,
-        limit: Option<u32>,
+        limit: Option<f64>,
     ) -> JsResult<JsValue> {
-        let limit = limit.map_or(usize::MAX, |l| l as usize);
+        let limit = match limit {
+            Some(l) => usize::try_from(count(l, "limit")?).unwrap_or(usize::MAX),
+            None => usize::MAX,
+        };
         let list = self.inner.range_by_score(min, max, order(order_)?, limit);
         plain(&members(list))
     }
 
     /// Keeps the best `n` members; returns how many were removed.
-    pub fn trim(&mut self, n: u32) -> u32 {
-        self.inner.trim(n as usize) as u32
+    pub fn trim(&mut self, n: f64) -> JsResult<f64> {
+        let n = usize::try_from(count(n, "n")?).unwrap_or(usize::MAX);
+        Ok(self.inner.trim(n) as f64)
     }
 
     /// Number of members.
@@ -309,14 +312,19 @@ impl JsTopK {
     /// `addMany` of the batch in the scratch buffer (internal).
     #[wasm_bindgen(js_name = __addScratchMany, skip_typescript)]
     pub fn add_scratch_many(&mut self, count: u32, data_len: u32) -> JsResult<()> {
+        // All or nothing: every item is checked before any is counted.
+        crate::scratch::with_items(count, data_len, |item| item_fits(item.len()))?;
         crate::scratch::with_items(count, data_len, |item| {
             self.inner.insert(item, 1).map_err(js_error)
         })
     }
 
-    /// Counts many strings once each.
+    /// Counts many strings once each (all or nothing: an item too long changes nothing).
     #[wasm_bindgen(js_name = addMany)]
     pub fn add_many(&mut self, items: Vec<String>) -> JsResult<()> {
+        for item in &items {
+            item_fits(item.len())?;
+        }
         for item in &items {
             self.inner.insert(item.as_bytes(), 1).map_err(js_error)?;
         }
@@ -339,7 +347,8 @@ impl JsTopK {
 
     /// `{ guaranteed, possible, floor, total }`: the `k` most frequent items, split into those
     /// certainly among the top `k` and those that may be, each `{ item, lower, upper }`.
-    pub fn top(&self, k: u32) -> JsResult<JsValue> {
+    pub fn top(&self, k: f64) -> JsResult<JsValue> {
+        let k = usize::try_from(count(k, "k")?).unwrap_or(usize::MAX);
         plain(&top_report(&self.inner, k))
     }
 
@@ -381,8 +390,8 @@ struct TopJs {
     total: f64,
 }
 
-fn top_report(t: &TopK, k: u32) -> TopJs {
-    let r = t.top(k as usize);
+fn top_report(t: &TopK, k: usize) -> TopJs {
+    let r = t.top(k);
     let hitters = |list: Vec<HeavyHitter>| -> Vec<HitterJs> {
         list.into_iter()
             .map(|h| HitterJs {
@@ -564,7 +573,7 @@ crate::snapshot_methods!(
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct QuantilesOptions {
     pub(crate) alpha: f64,
-    max_bins: Option<u32>,
+    pub(crate) max_bins: Option<u32>,
 }
 
 impl Default for QuantilesOptions {
@@ -621,14 +630,14 @@ impl JsQuantiles {
     }
 
     /// The value at quantile `q` (0 to 1), or `undefined` when empty.
-    pub fn quantile(&self, q: f64) -> Option<f64> {
-        self.inner.quantile(q)
+    pub fn quantile(&self, q: f64) -> JsResult<Option<f64>> {
+        Ok(self.inner.quantile(fraction(q)?))
     }
 
     /// Several quantiles at once (`Float64Array` in, `Float64Array` out; NaN when empty).
-    pub fn quantiles(&self, qs: &[f64]) -> Vec<f64> {
+    pub fn quantiles(&self, qs: &[f64]) -> JsResult<Vec<f64>> {
         qs.iter()
-            .map(|&q| self.inner.quantile(q).unwrap_or(f64::NAN))
+            .map(|&q| Ok(self.inner.quantile(fraction(q)?).unwrap_or(f64::NAN)))
             .collect()
     }
 
@@ -703,3 +712,25 @@ crate::snapshot_methods!(
     "Merges another sketch of equal alpha and bins.",
     |a, b| a.merge_local(b)
 );
+
+/// A top-K item's length within the core's limit (checked up front so a batch is all or nothing).
+fn item_fits(len: usize) -> JsResult<()> {
+    if len > edgesketch::wire::topk::MAX_ITEM_LEN {
+        return Err(JsError::new(&format!(
+            "top-K items are at most {} bytes, got one of {len}; nothing was added",
+            edgesketch::wire::topk::MAX_ITEM_LEN
+        )));
+    }
+    Ok(())
+}
+
+/// A quantile: a number from 0 to 1.
+fn fraction(q: f64) -> JsResult<f64> {
+    if (0.0..=1.0).contains(&q) {
+        Ok(q)
+    } else {
+        Err(JsError::new(&format!(
+            "a quantile is a number from 0 to 1, got {q}"
+        )))
+    }
+}

@@ -8,23 +8,40 @@
 //! items' bytes; item `i` spans `ends[i - 1]..ends[i]` of the bytes (the first starts at 0).
 //! The buffer moves only in [`scratch_reserve`], which answers its new address.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
 use wasm_bindgen::prelude::*;
 
 use crate::JsResult;
 
 thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    // Taken out while in use and put back after, not a RefCell: a trap (an allocation failing
+    // inside a merge, say) never unwinds, and would leave a RefCell borrowed, so that every later
+    // string add trapped too. A trap here leaves the buffer empty instead, and the JS side's
+    // next reserve makes a new one.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// Makes the scratch buffer at least `bytes` long and answers its address in memory (internal).
+/// Runs `f` on the scratch buffer.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut scratch = SCRATCH.take();
+    let result = f(&mut scratch);
+    SCRATCH.set(scratch);
+    result
+}
+
+/// Makes the scratch buffer at least `bytes` long and answers its address in memory, or 0 if
+/// the memory cannot hold it (then nothing changed) (internal).
 #[wasm_bindgen(js_name = __scratchReserve, skip_typescript)]
 pub fn scratch_reserve(bytes: u32) -> u32 {
-    SCRATCH.with_borrow_mut(|scratch| {
-        if scratch.len() < bytes as usize {
+    with_scratch(|scratch| {
+        let wanted = bytes as usize;
+        if scratch.len() < wanted {
+            if scratch.try_reserve_exact(wanted - scratch.len()).is_err() {
+                return 0;
+            }
             // Filled, never spare capacity: JS writes into bytes Rust considers initialized.
-            scratch.resize(bytes as usize, 0);
+            scratch.resize(wanted, 0);
         }
         scratch.as_mut_ptr() as usize as u32
     })
@@ -43,7 +60,7 @@ pub fn memory() -> JsValue {
 /// allocation was the largest cost of a call. On failure (which changes nothing) the JS side
 /// repeats the call through the plain `&str` method, which throws the precise error.
 pub(crate) fn with_item<R>(len: u32, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-    SCRATCH.with_borrow(|scratch| scratch.get(..len as usize).map(f))
+    with_scratch(|scratch| scratch.get(..len as usize).map(f))
 }
 
 /// Runs `f` on each of the `count` items of a batch whose bytes are `data_len` long, after
@@ -53,11 +70,15 @@ pub(crate) fn with_items(
     data_len: u32,
     mut f: impl FnMut(&[u8]) -> JsResult<()>,
 ) -> JsResult<()> {
-    SCRATCH.with_borrow(|scratch| {
-        let ends_len = count as usize * 4;
-        let total = ends_len + data_len as usize;
-        let Some(batch) = scratch.get(..total) else {
-            return Err(overrun(total, scratch.len()));
+    with_scratch(|scratch| {
+        // Checked: on wasm32 a usize is 32 bits, and count comes from JS.
+        let ends_len = (count as usize).checked_mul(4);
+        let total = ends_len.and_then(|e| e.checked_add(data_len as usize));
+        let (Some(ends_len), Some(batch)) = (ends_len, total.and_then(|t| scratch.get(..t))) else {
+            return Err(overrun(
+                u64::from(count) * 4 + u64::from(data_len),
+                scratch.len(),
+            ));
         };
         let (ends, data) = batch.split_at(ends_len);
         let end_at =
@@ -82,7 +103,7 @@ pub(crate) fn with_items(
     })
 }
 
-fn overrun(wanted: usize, held: usize) -> JsError {
+fn overrun(wanted: u64, held: usize) -> JsError {
     JsError::new(&format!(
         "the scratch buffer holds {held} bytes, not the {wanted} named"
     ))
