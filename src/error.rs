@@ -242,7 +242,21 @@ impl fmt::Display for Error {
                 write!(f, "sparse runs cover {covered} of {registers} registers")
             }
             Error::ParameterMismatch { what, left, right } => {
-                write!(f, "{what} mismatch: {left} vs {right}")
+                // Values carried as u64 are shown as what they are: family names, floats.
+                let family = |id: u64| {
+                    u8::try_from(id)
+                        .ok()
+                        .and_then(crate::Family::from_id)
+                        .map_or("an unknown family", |f| f.name())
+                };
+                if what.starts_with("sketch family") {
+                    write!(f, "{what} mismatch: {} vs {}", family(left), family(right))
+                } else if let Some(what) = what.strip_suffix(" (f64 bits)") {
+                    let (l, r) = (f64::from_bits(left), f64::from_bits(right));
+                    write!(f, "{what} mismatch: {l} vs {r}")
+                } else {
+                    write!(f, "{what} mismatch: {left} vs {right}")
+                }
             }
             Error::PrecisionTooLowForRedis { precision } => write!(
                 f,

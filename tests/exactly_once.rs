@@ -639,3 +639,27 @@ fn a_recorder_names_the_setting_that_differs_and_forgets_keys_left_empty() {
     r.leaderboard("board", MergeRule::Sum, Best::Lowest, 0)
         .unwrap();
 }
+
+#[test]
+fn merge_mismatches_name_the_setting_in_its_own_terms() {
+    use edgesketch::{Best, CountMinSketch, Leaderboard, MergeRule, Quantiles, TopK};
+    let text = |e: Error| e.to_string();
+    let mut q = Quantiles::new(0.01).unwrap();
+    assert_eq!(
+        text(q.merge_local(&Quantiles::new(0.02).unwrap()).unwrap_err()),
+        "quantiles alpha mismatch: 0.01 vs 0.02"
+    );
+    let mut c = CountMinSketch::with_dimensions(64, 4).unwrap();
+    assert_eq!(
+        text(
+            c.merge_local(&CountMinSketch::with_dimensions(64, 5).unwrap())
+                .unwrap_err()
+        ),
+        "count-min depth mismatch: 4 vs 5"
+    );
+    let mut b = Leaderboard::new(MergeRule::Max, Best::Highest, 0).unwrap();
+    let other = Leaderboard::new(MergeRule::Max, Best::Lowest, 0).unwrap();
+    assert!(text(b.merge_local(&other).unwrap_err()).starts_with("leaderboard best end"));
+    let family = TopK::from_bytes(&HyperLogLog::new(14).unwrap().to_bytes()).unwrap_err();
+    assert_eq!(text(family), "sketch family mismatch: top_k vs hyperloglog");
+}

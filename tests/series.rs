@@ -509,3 +509,74 @@ fn the_edges_of_time_neither_panic_nor_wrap() {
         u.advance(i64::MAX);
     }
 }
+
+/// Downsampling keeps every retained event wherever the new buckets' edges fall, and a roll-up
+/// into a series that keeps less keeps only what that series retains: both encode to bytes their
+/// decoder takes. (Before: a 1-hour minute series downsampled to 5 minutes could hold a bucket
+/// outside its 12-bucket retention, and those bytes, and any envelope holding them, were
+/// refused.)
+#[test]
+fn downsampled_and_rolled_up_series_decode() {
+    let config = SeriesConfig::new(60_000, 3_600_000, 3_600_000, 0).unwrap();
+    let now = 36_000_000;
+    let mut w = WindowCounter::new(config, now).unwrap();
+    let mut u = UniqueSeries::new(config, 12, now).unwrap();
+    for minutes_ago in [0, 30, 57, 59] {
+        let t = now - minutes_ago * 60_000;
+        w.add(1, t).unwrap();
+        u.add(format!("user-{minutes_ago}").as_bytes(), t).unwrap();
+    }
+    for width in [120_000, 300_000, 420_000, 3_600_000] {
+        let d = w.downsample(width).unwrap();
+        let back = WindowCounter::from_bytes(&d.to_bytes()).expect("downsampled window decodes");
+        assert_eq!(back.to_bytes(), d.to_bytes());
+        assert_eq!(
+            d.sum(i64::MIN, i64::MAX).stats.count,
+            4,
+            "{width}: every event kept"
+        );
+        let du = u.downsample(width).unwrap();
+        UniqueSeries::from_bytes(&du.to_bytes()).expect("downsampled unique series decodes");
+    }
+    let tiny = SeriesConfig::new(60_000, 60_000, 0, 0).unwrap();
+    let rolled = w.rolled_up(tiny, i64::MIN, now).unwrap();
+    WindowCounter::from_bytes(&rolled.to_bytes()).expect("rolled-up window decodes");
+}
+
+/// Saturated bucket statistics stay consistent: adding to a bucket whose count is saturated
+/// neither overflows (a debug panic before) nor makes bytes the decoder refuses.
+#[test]
+fn saturated_window_statistics_stay_decodable() {
+    let config = SeriesConfig::new(1_000, 60_000, 10_000, 5_000).unwrap();
+    for value in [i64::MAX, i64::MIN, 7] {
+        let mut w = WindowCounter::new(config, 0).unwrap();
+        w.add(value, 0).unwrap();
+        for _ in 0..70 {
+            let copy = w.clone();
+            w.merge_local(&copy).unwrap();
+        }
+        w.add(value, 0).unwrap();
+        let stats = w.sum(0, 1_000).stats;
+        assert_eq!(stats.count, u64::MAX);
+        assert_eq!(stats.sum, i128::from(stats.count) * i128::from(value));
+        WindowCounter::from_bytes(&w.to_bytes()).expect("saturated statistics decode");
+    }
+}
+
+/// A configuration built by hand (its fields are public) never divides by zero or overflows.
+#[test]
+fn an_unvalidated_configuration_does_not_panic() {
+    let zero = SeriesConfig {
+        bucket_ms: 0,
+        retention_buckets: 2,
+        grace_ms: 0,
+        max_future_ms: 0,
+    };
+    assert_eq!(zero.bucket_of(5), 5);
+    let huge = SeriesConfig {
+        bucket_ms: u64::MAX,
+        ..zero
+    };
+    assert_eq!(huge.retention_ms(), u64::MAX);
+    assert!(huge.validate().is_err());
+}

@@ -228,13 +228,20 @@ impl CountMinSketch {
     /// Adds another sketch's counters without a ledger: for sketches combined in one process,
     /// never for state received over a network (which may be a retry).
     pub fn merge_local(&mut self, other: &CountMinSketch) -> Result<()> {
-        if (self.width, self.depth, self.conservative)
-            != (other.width, other.depth, other.conservative)
-        {
+        let differs = [
+            ("count-min width", self.width, other.width),
+            ("count-min depth", self.depth.into(), other.depth.into()),
+            (
+                "count-min update rule (0 plain, 1 conservative)",
+                self.conservative.into(),
+                other.conservative.into(),
+            ),
+        ];
+        if let Some(&(what, left, right)) = differs.iter().find(|(_, l, r)| l != r) {
             return Err(Error::ParameterMismatch {
-                what: "count-min width·depth·rule (width << 16 | depth << 1 | conservative)",
-                left: dims(self),
-                right: dims(other),
+                what,
+                left: left.into(),
+                right: right.into(),
             });
         }
         self.total = self.total.saturating_add(other.total);
@@ -264,10 +271,6 @@ impl CountMinSketch {
     pub fn from_bytes(bytes: &[u8]) -> Result<CountMinSketch> {
         codec::from_bare_bytes(bytes)
     }
-}
-
-fn dims(s: &CountMinSketch) -> u64 {
-    u64::from(s.width) << 16 | u64::from(s.depth) << 1 | u64::from(s.conservative)
 }
 
 fn check_dimensions(width: u32, depth: u8) -> Result<()> {

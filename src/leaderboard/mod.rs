@@ -615,11 +615,18 @@ impl Leaderboard {
     }
 
     fn merge_rule_check(&self, other: &Leaderboard) -> Result<()> {
-        if (self.rule, self.best) != (other.rule, other.best) {
+        if self.rule != other.rule {
             return Err(Error::ParameterMismatch {
-                what: "leaderboard merge rule and best end",
-                left: rule_id(self.rule) as u64 * 2 + self.best as u64,
-                right: rule_id(other.rule) as u64 * 2 + other.best as u64,
+                what: "leaderboard merge rule (0 max, 1 min, 2 sum, 3 last writer wins)",
+                left: rule_id(self.rule).into(),
+                right: rule_id(other.rule).into(),
+            });
+        }
+        if self.best != other.best {
+            return Err(Error::ParameterMismatch {
+                what: "leaderboard best end (0 highest, 1 lowest)",
+                left: self.best as u64,
+                right: other.best as u64,
             });
         }
         Ok(())

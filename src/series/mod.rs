@@ -95,11 +95,14 @@ impl SeriesConfig {
 
     /// The retention in milliseconds.
     pub fn retention_ms(&self) -> u64 {
-        self.bucket_ms * u64::from(self.retention_buckets)
+        self.bucket_ms
+            .saturating_mul(u64::from(self.retention_buckets))
     }
 
+    /// The bucket width as an `i64`, at least 1: the fields are public, and a configuration made
+    /// by hand without [`SeriesConfig::validate`] must not divide by zero.
     fn width(&self) -> i64 {
-        self.bucket_ms as i64
+        i64::try_from(self.bucket_ms).unwrap_or(i64::MAX).max(1)
     }
 
     /// The bucket index of time `t`.
@@ -490,8 +493,9 @@ impl<B: Bucket> Series<B> {
         }
     }
 
-    /// The series with `bucket_ms` buckets, a multiple of the current width; the retention keeps
-    /// its duration (rounded up to whole new buckets).
+    /// The series with `bucket_ms` buckets, a multiple of the current width. Its retention holds
+    /// every bucket this one retains, wherever the new buckets' edges fall: `R` old buckets span
+    /// at most `⌈(R − 1) / factor⌉ + 1` new ones.
     pub(crate) fn downsample(&self, bucket_ms: u64) -> Result<Self> {
         if bucket_ms % self.config.bucket_ms != 0 || bucket_ms < self.config.bucket_ms {
             return Err(Error::ParameterMismatch {
@@ -504,15 +508,22 @@ impl<B: Bucket> Series<B> {
         let config = SeriesConfig {
             bucket_ms,
             retention_buckets: u32::try_from(
-                u64::from(self.config.retention_buckets).div_ceil(factor as u64),
+                u64::from(self.config.retention_buckets.saturating_sub(1)).div_ceil(factor as u64)
+                    + 1,
             )
             .unwrap_or(u32::MAX),
             grace_ms: self.config.grace_ms,
             max_future_ms: self.config.max_future_ms,
         };
         let mut out = Series::<B>::new(config, self.params, self.now_ms)?;
+        // The retention above covers every old bucket; the check keeps the result decodable
+        // whatever happens.
+        let oldest = out.oldest_index();
         for (index, bucket) in &self.buckets {
-            out.slot(index.div_euclid(factor)).merge_from(bucket);
+            let at = index.div_euclid(factor);
+            if at >= oldest {
+                out.slot(at).merge_from(bucket);
+            }
         }
         out.rejected = self.rejected;
         Ok(out)
@@ -535,8 +546,14 @@ impl<B: Bucket> Series<B> {
         let first = self.first_index_from(from_ms);
         let end = ceil_div(to_ms, self.config.width());
         let start = self.buckets.partition_point(|(i, _)| *i < first);
+        // Only what `config` retains at `to_ms` (all of the period, for a coarser series that
+        // keeps longer).
+        let oldest = out.oldest_index();
         for (index, bucket) in self.buckets.range(start..).take_while(|(i, _)| *i < end) {
-            out.slot(index.div_euclid(factor)).merge_from(bucket);
+            let at = index.div_euclid(factor);
+            if at >= oldest {
+                out.slot(at).merge_from(bucket);
+            }
         }
         Ok(out)
     }

@@ -80,9 +80,10 @@ impl BucketStats {
     /// Adds one event.
     pub fn record(&mut self, value: i64) {
         self.count = self.count.saturating_add(1);
-        self.sum += i128::from(value);
+        self.sum = self.sum.saturating_add(i128::from(value));
         self.min = self.min.min(value);
         self.max = self.max.max(value);
+        self.keep_consistent();
     }
 
     /// Adds another bucket's totals.
@@ -91,6 +92,21 @@ impl BucketStats {
         self.sum = self.sum.saturating_add(other.sum);
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
+        self.keep_consistent();
+    }
+
+    /// Totals saturate. Below 2^64 events the sum cannot leave `count·[min, max]`; once the
+    /// count is saturated it could, so it is held there: saturated statistics stay consistent
+    /// (and decodable).
+    fn keep_consistent(&mut self) {
+        if self.count == u64::MAX && self.min <= self.max {
+            // |count·min|, |count·max| < 2^127: no overflow.
+            let n = i128::from(self.count);
+            self.sum = self
+                .sum
+                .max(n * i128::from(self.min))
+                .min(n * i128::from(self.max));
+        }
     }
 
     /// The mean value, if there are events.
