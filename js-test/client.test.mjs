@@ -151,6 +151,26 @@ test('permanent refusals (400, 401, 422) are dropped and counted, not retried', 
   s.close();
 });
 
+test('options are checked when the client is made', () => {
+  const endpoint = 'http://127.0.0.1:9/v1/ingest';
+  const refused = (options, pattern) => assert.throws(() => createClient(options), (e) => e instanceof TypeError && pattern.test(e.message));
+  refused({ endpoint: 'https://' }, /endpoint must be an http\(s\) URL/);
+  refused({ endpoint: 'https://exa mple.com/x' }, /endpoint must be/);
+  refused({ endpoint: `${endpoint}#x` }, /without a #fragment/);
+  refused({ endpoint: 'ftp://example.com/x' }, /endpoint must be/);
+  refused({ endpoint, token: 'a\nb' }, /token must be a non-empty string without line breaks/);
+  refused({ endpoint, token: {} }, /token must be/);
+  refused({ endpoint, now: 5 }, /now must be a function/);
+  refused({ endpoint, sendBeacon: 5 }, /sendBeacon must be a function/);
+  refused({ endpoint, fetch: 5 }, /fetch must be a function/);
+  refused({ endpoint, timers: 'no' }, /timers must be true or false/);
+  refused({ endpoint, toString: 1 }, /unknown option `toString`/);
+  // A URL object is its text; a clock that answers garbage is an error where it is read.
+  createClient({ endpoint: new URL(endpoint), timers: false }).close();
+  const stalled = createClient({ endpoint, timers: false, now: () => NaN });
+  assert.throws(() => stalled.increment('n'), /now\(\) must answer milliseconds, got NaN/);
+});
+
 test('a 2xx that is not an edgesketch answer is a refusal, not a delivery', async () => {
   const errors = [];
   const fetch = async () => new Response('<html>welcome</html>', { status: 200 });

@@ -409,6 +409,40 @@ test('free() twice, use after free and merging with itself answer clear errors',
   }
 });
 
+test('hostile callbacks cannot make an add count another item or write a stale batch', () => {
+  // A weight's valueOf that adds elsewhere ran after the item was written into the buffer.
+  const k = new es.TopK({ capacity: 10 });
+  const other = new es.HyperLogLog();
+  k.add('apple', { valueOf() { other.add('zzzzzzzz'); return 1; } });
+  assert.deepEqual(k.top(5).guaranteed.map((h) => h.item), ['apple']);
+  const u = new es.UniqueSeries({ nowMs: 1_000_000 });
+  u.add('apple', { valueOf() { other.add('zzzzzzzz'); return 1_000_000; } });
+  const reference = new es.UniqueSeries({ nowMs: 1_000_000 });
+  reference.add('apple', 1_000_000);
+  assert.deepEqual(u.toBytes(), reference.toBytes());
+  // An item getter that grows memory detached the batch's views: refused, not half-written.
+  const items = ['aaaa', 'bbbb', 'cccc'];
+  let keep;
+  Object.defineProperty(items, 1, { get() { keep = new es.CountMinSketch({ width: 2 ** 21, depth: 8 }); return 'bbbb'; } });
+  const h = new es.HyperLogLog();
+  throwsA(Error, () => h.addMany(items), /memory grew while HyperLogLog.addMany read item 1/);
+  assert.equal(h.estimate().value, 0);
+  keep.free();
+  // Offsets read once: a getter cannot pass the check with one value and be copied with another.
+  const ends = [1, 2];
+  let reads = 0;
+  Object.defineProperty(ends, 1, { get() { return reads++ ? 2 ** 32 + 1 : 2; } });
+  const packed = new es.HyperLogLog();
+  packed.addBytes(new TextEncoder().encode('ab'), ends);
+  const plain = new es.HyperLogLog();
+  plain.addBytes(new TextEncoder().encode('ab'), [1, 2]);
+  assert.deepEqual(packed.toBytes(), plain.toBytes());
+  // null means the default, as undefined does; a value is not a time.
+  assert.equal(new es.HyperLogLog({ precision: null }).precision, 14);
+  assert.equal(new es.TopK({ capacity: null }).toJSON().capacity, 1000);
+  throwsA(Error, () => new es.WindowCounter().add(1.5), /value must be a whole number within/);
+});
+
 test('two entries sharing one module share one scratch buffer', async () => {
   // The browser entry and ./slim both use the web glue: loaded together, one module instance.
   const { readFile } = await import('node:fs/promises');
@@ -422,6 +456,9 @@ test('two entries sharing one module share one scratch buffer', async () => {
     const browser = await import(pathToFileURL(join(root, 'browser.js')).href);
     const slim = await import('edgesketch/slim');
     assert.equal(browser.TopK, slim.TopK, 'one module instance');
+    for (const entry of [browser, slim]) {
+      assert.deepEqual(Object.keys(entry).filter((name) => name.startsWith('__')), [], 'no internals exported');
+    }
     const t = new slim.TopK();
     assert.throws(() => t.add('x', -1)); // a refusal: the plain path after the scratch one
     new browser.HyperLogLog().add('y'.repeat(20000)); // grows the scratch buffer

@@ -57,9 +57,20 @@ function scratchOf(wasm) {
 
   // While a batch is being written: an item getter that adds elsewhere would overwrite it.
   let writing = false;
+  // Items in the batch written last.
+  let written = 0;
   const busy = () => new Error('edgesketch: a string add ran while addMany was reading its items (from a getter?)');
 
   return {
+    /** Items in the batch written last. */
+    get count() {
+      return written;
+    },
+    /** After a refusal: the next write reserves the buffer again (Rust hands back the same one
+     * unless a trap lost it). */
+    refused() {
+      capacity = 0;
+    },
     /** Writes one string; answers its length in bytes. */
     one(s) {
       if (writing) throw busy();
@@ -81,6 +92,7 @@ function scratchOf(wasm) {
     write(strings, method) {
       if (!Array.isArray(strings)) throw new TypeError(`${method} takes an array of strings`);
       const count = strings.length;
+      written = count;
       const head = 4 * count;
       reserve(head + 16 * count);
       let into = bytes;
@@ -91,6 +103,8 @@ function scratchOf(wasm) {
       for (let i = 0; i < count; i++) {
         const s = strings[i];
         if (typeof s !== 'string') throw new TypeError(`${method}: item ${i} is not a string`);
+        // Memory grew while the item was read (a getter): the views are detached.
+        if (into.length === 0) throw new Error(`edgesketch: WebAssembly memory grew while ${method} read item ${i} (from a getter?)`);
         if (at + 3 * s.length > end) {
           reserve(2 * (at - start + 3 * s.length));
           at += base - start;
@@ -215,20 +229,32 @@ export function withFastBatches(wasm) {
     // The scratch methods answer a status, not a `Result` (see wasm/src/scratch.rs); on a
     // refusal, which changed nothing, the plain method repeats the call and throws the precise
     // error (or answers as it would have).
+    //
+    // A number argument is converted before the item is written: a `valueOf` that adds a string
+    // elsewhere would otherwise overwrite the item in the buffer. A refusal may also mean the
+    // buffer was lost to a trap: `scratch.refused()` makes the next add reserve it again.
     const weighted = function add(item, weight) {
-      if (typeof item !== 'string' || !this.__addScratch(scratch.one(item), weight ?? 1)) {
-        plainAdd.call(this, item, weight);
+      const w = typeof weight === 'number' ? weight : Number(weight ?? 1);
+      if (typeof item !== 'string' || !this.__addScratch(scratch.one(item), w)) {
+        scratch.refused();
+        plainAdd.call(this, item, w);
       }
     };
     const add = {
       HyperLogLog: function add(item) {
-        if (typeof item !== 'string' || !this.__addScratch(scratch.one(item))) plainAdd.call(this, item);
+        if (typeof item !== 'string' || !this.__addScratch(scratch.one(item))) {
+          scratch.refused();
+          plainAdd.call(this, item);
+        }
       },
       TopK: weighted,
       CountMinSketch: weighted,
       UniqueSeries: function add(item, timestampMs) {
-        const added = typeof item === 'string' ? this.__addScratch(scratch.one(item), timestampMs) : 2;
-        return added === 2 ? plainAdd.call(this, item, timestampMs) : added === 1;
+        const t = timestampMs == null || typeof timestampMs === 'number' ? timestampMs : Number(timestampMs);
+        const added = typeof item === 'string' ? this.__addScratch(scratch.one(item), t) : 2;
+        if (added !== 2) return added === 1;
+        scratch.refused();
+        return plainAdd.call(this, item, t);
       },
     }[name];
     Object.defineProperty(proto, 'add', { configurable: true, writable: true, value: add });
@@ -237,8 +263,16 @@ export function withFastBatches(wasm) {
         configurable: true,
         writable: true,
         value: function addMany(strings) {
-          const dataLen = scratch.many(strings, `${name}.addMany`);
-          return this.__addScratchMany(strings.length, dataLen);
+          for (let attempt = 0; ; attempt++) {
+            const dataLen = scratch.many(strings, `${name}.addMany`);
+            try {
+              return this.__addScratchMany(scratch.count, dataLen);
+            } catch (error) {
+              // The buffer was lost to an earlier trap (see wasm/src/scratch.rs): reserve anew.
+              if (attempt > 0 || !String(error?.message).startsWith('the scratch buffer holds')) throw error;
+              scratch.refused();
+            }
+          }
         },
       });
     }

@@ -77,15 +77,33 @@ function retryAfterMs(header, nowMs) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The endpoint must parse as an http(s) URL without a fragment (the client appends query
+ * parameters, which would land in a fragment). A URL object is taken as its text. */
+function checkEndpoint(o) {
+  if (typeof URL === 'function' && o.endpoint instanceof URL) o.endpoint = o.endpoint.href;
+  let url = null;
+  try {
+    url = typeof o.endpoint === 'string' ? new URL(o.endpoint) : null;
+  } catch { /* reported below */ }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hash !== '' || o.endpoint.includes('#')) {
+    throw new TypeError(`createClient: endpoint must be an http(s) URL without a #fragment, got ${JSON.stringify(String(o.endpoint))}`);
+  }
+}
+
 export function createClientWith(wasm, options) {
   if (options == null || typeof options !== 'object') throw new TypeError('createClient needs an options object with an endpoint');
   for (const key of Object.keys(options)) {
-    if (!(key in DEFAULTS)) throw new TypeError(`createClient: unknown option \`${key}\`, expected one of ${Object.keys(DEFAULTS).join(', ')}`);
+    if (!Object.hasOwn(DEFAULTS, key)) throw new TypeError(`createClient: unknown option \`${key}\`, expected one of ${Object.keys(DEFAULTS).join(', ')}`);
   }
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
-  if (typeof o.endpoint !== 'string' || !/^https?:\/\//.test(o.endpoint)) {
-    throw new TypeError(`createClient: endpoint must be an http(s) URL, got ${JSON.stringify(o.endpoint)}`);
+  checkEndpoint(o);
+  if (o.token !== undefined && (typeof o.token !== 'string' || o.token === '' || /[\0\r\n]/.test(o.token))) {
+    throw new TypeError('createClient: token must be a non-empty string without line breaks');
   }
+  for (const key of ['fetch', 'sendBeacon', 'now', 'onError']) {
+    if (o[key] !== undefined && typeof o[key] !== 'function') throw new TypeError(`createClient: ${key} must be a function`);
+  }
+  if (o.timers !== undefined && typeof o.timers !== 'boolean') throw new TypeError('createClient: timers must be true or false');
   const timers = o.timers ?? !isRequestScoped();
   // A Worker's waitUntil lasts about 30 s after the response: a flush there must not sleep long.
   o.backoffMaxMs ??= timers ? 30_000 : 5_000;
@@ -102,10 +120,15 @@ export function createClientWith(wasm, options) {
   if ((o.replica === undefined) !== (o.nextSequence === undefined)) {
     throw new TypeError('createClient: replica and nextSequence resume a sender together; give both (persist recorder.replica and recorder.nextSequence) or neither');
   }
-  if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('createClient: onError must be a function');
   const doFetch = o.fetch ?? globalThis.fetch?.bind(globalThis);
   if (typeof doFetch !== 'function') throw new TypeError('createClient: no fetch in this runtime; pass options.fetch');
-  const now = o.now ?? (() => Date.now());
+  // A clock that answers garbage would stall every threshold and backoff: fall back to Date.now.
+  const clock = o.now ?? (() => Date.now());
+  const now = () => {
+    const t = clock();
+    if (typeof t !== 'number' || !Number.isFinite(t)) throw new TypeError(`createClient: now() must answer milliseconds, got ${t}`);
+    return t;
+  };
   const browser = isBrowser();
 
   const recorder = new wasm.Recorder(o.replica === undefined ? undefined : { replica: o.replica, nextSequence: o.nextSequence });

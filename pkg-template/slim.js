@@ -1,6 +1,11 @@
 // Bring your own wasm: nothing is loaded until you call `init(urlOrModuleOrBytes)` (async) or
 // `initSync({ module })`. The .wasm ships as `edgesketch/edgesketch.wasm`.
-export * from './web/edgesketch.js';
+// The classes by name: `export *` would also export the scratch buffer's internals
+// (`__scratchReserve`, `__memory`), and calling those moves the buffer behind the package's back.
+export {
+  HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,
+  Recorder, EnvelopeReader, benchNoop, initSync,
+} from './web/edgesketch.js';
 export { default as init } from './web/edgesketch.js';
 import * as wasm from './web/edgesketch.js';
 import { createClientWith } from './client.js';

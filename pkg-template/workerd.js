@@ -9,7 +9,12 @@ import { withFastBatches } from './batch.js';
 initSync({ module });
 withFastBatches(wasm);
 
-export * from './web/edgesketch.js';
+// The classes by name: `export *` would also export the scratch buffer's internals
+// (`__scratchReserve`, `__memory`), and calling those moves the buffer behind the package's back.
+export {
+  HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,
+  Recorder, EnvelopeReader, benchNoop, initSync,
+} from './web/edgesketch.js';
 
 /** An edge client bound to this module: see client.js. */
 export const createClient = (options) => createClientWith(wasm, options);

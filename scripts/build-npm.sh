@@ -52,9 +52,17 @@ done
 # an optional parameter whose type it is told, so put it back.
 # Likewise an optional parameter before another (`weight` of `addTopK(key, item, weight?,
 # options?)`): wasm-bindgen marks only the last ones optional.
-sed -E -i 's/options_: ([A-Za-z]+Options)([,)])/options?: \1 | null\2/g; s/mode: AddMode \| undefined/mode?: AddMode | null/g; s/([a-z_]+): ([a-z]+) \| null \| undefined([,)])/\1?: \2 | null\3/g' \
+sed -E -i 's/options_: ([A-Za-z]+Options)([,)])/options?: \1 | null\2/g; s/mode: AddMode \| undefined/mode?: AddMode | null/g; s/([a-z_]+): ([a-z]+) \| null \| undefined([,)])/\1?: \2 | null\3/g; s/: Uint8Array \| number\[\]/: Uint8Array/g; s/order_\?: string \| null/order?: "descending" | "ascending" | null/g' \
   pkg/web/edgesketch.d.ts
 grep -q 'options_:' pkg/web/edgesketch.d.ts && { echo "an options parameter kept its bare type" >&2; exit 1; }
+# The ES entries name what they export (not `export *`, which would export the internals): each
+# must name every public export of the glue.
+for name in $(grep -oE '^export (class|function) [A-Za-z0-9_]+' pkg/web/edgesketch.js | awk '{print $3}' | grep -v '^__') initSync; do
+  for entry in browser slim workerd; do
+    grep -qE "[ {,]$name[,} ]" "pkg-template/$entry.js" ||
+      { echo "pkg-template/$entry.js does not export $name" >&2; exit 1; }
+  done
+done
 # The nodejs glue is CommonJS inside a "type": "module" package.
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 cp pkg-template/* pkg/

@@ -25,16 +25,19 @@ function passArray8ToWasm0(arg, malloc) {
   return passArray8ToWasm0Unchecked(arg, malloc);
 }
 
-/** Throws unless `arg` is a `Type` (`tag` names it) or a plain array whose every element
+/** `arg` if it is a `Type` (`tag` names it); for a plain array, a copy (read once: a getter
+ * cannot answer the check one value and the copy another) whose every element
  * `check(value, index)` accepts. */
 function edgesketchArray(arg, Type, tag, expected, check) {
-  if (arg instanceof Type || edgesketchTagged(arg, tag)) return;
+  if (arg instanceof Type || edgesketchTagged(arg, tag)) return arg;
   if (!Array.isArray(arg)) throw new TypeError(`expected a ${tag} or an array of ${expected}, got ${edgesketchKind(arg)}`);
-  for (let i = 0; i < arg.length; i++) check(arg[i], i);
+  const copy = Array.from(arg);
+  for (let i = 0; i < copy.length; i++) check(copy[i], i);
+  return copy;
 }
 
 function passArray32ToWasm0(arg, malloc) {
-  edgesketchArray(arg, Uint32Array, 'Uint32Array', 'offsets', (v, i) => {
+  arg = edgesketchArray(arg, Uint32Array, 'Uint32Array', 'offsets', (v, i) => {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
       throw new RangeError(`offset ${i} is ${String(v)}: offsets are whole numbers from 0 to 2^32 - 1`);
     }
@@ -43,7 +46,7 @@ function passArray32ToWasm0(arg, malloc) {
 }
 
 function passArray64ToWasm0(arg, malloc) {
-  edgesketchArray(arg, BigUint64Array, 'BigUint64Array', 'bigints', (v, i) => {
+  arg = edgesketchArray(arg, BigUint64Array, 'BigUint64Array', 'bigints', (v, i) => {
     if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) {
       throw new RangeError(`hash ${i} is ${String(v)}: hashes are bigints from 0 to 2^64 - 1`);
     }
@@ -52,7 +55,7 @@ function passArray64ToWasm0(arg, malloc) {
 }
 
 function passArrayF64ToWasm0(arg, malloc) {
-  edgesketchArray(arg, Float64Array, 'Float64Array', 'numbers', (v, i) => {
+  arg = edgesketchArray(arg, Float64Array, 'Float64Array', 'numbers', (v, i) => {
     if (typeof v !== 'number') throw new TypeError(`value ${i} is ${edgesketchKind(v)}, not a number`);
   });
   return passArrayF64ToWasm0Unchecked(arg, malloc);

@@ -309,7 +309,7 @@ impl JsWindowCounter {
     /// Adds `value` (default 1) at `timestampMs` (default now); false if the event fell outside
     /// the accepted window (counted in `rejected()`).
     pub fn add(&mut self, value: Option<f64>, timestamp_ms: Option<f64>) -> JsResult<bool> {
-        let value = millis(value.unwrap_or(1.0), "value")?;
+        let value = crate::whole(value.unwrap_or(1.0), "value")?;
         let t = millis_or_now(timestamp_ms, "timestampMs")?;
         Ok(self.inner.add(value, t).is_ok())
     }
@@ -360,11 +360,7 @@ impl JsWindowCounter {
             now_ms: self.inner.now() as f64,
             buckets: self.inner.bucket_count(),
             total: {
-                let (from, to) = held_span(
-                    self.inner.config(),
-                    self.inner.last(0, self.inner.now()).from_ms,
-                    self.inner.now(),
-                );
+                let (from, to) = held_span(self.inner.config(), self.inner.now());
                 self.inner.sum(from, to).into()
             },
             rejected: self.inner.rejected().into(),
@@ -504,11 +500,7 @@ impl JsUniqueSeries {
             now_ms: self.inner.now() as f64,
             buckets: self.inner.bucket_count(),
             unique: {
-                let (from, to) = held_span(
-                    self.inner.config(),
-                    self.inner.last(0, self.inner.now()).from_ms,
-                    self.inner.now(),
-                );
+                let (from, to) = held_span(self.inner.config(), self.inner.now());
                 self.inner.unique(from, to).into()
             },
             rejected: self.inner.rejected().into(),
@@ -527,9 +519,10 @@ crate::snapshot_methods!(
 crate::series_methods!(JsUniqueSeries as UniqueSeries, "items");
 
 /// The span a series can hold at its clock `now`: from the oldest bucket it retains to the
-/// newest its future allowance admits. `current` is the start of the bucket holding `now`.
-fn held_span(config: SeriesConfig, current: i64, now: i64) -> (i64, i64) {
+/// newest its future allowance admits.
+fn held_span(config: SeriesConfig, now: i64) -> (i64, i64) {
     let width = config.bucket_ms as i64;
+    let current = config.bucket_start(config.bucket_of(now));
     let retained = config.retention_ms() as i64;
     let from = current.saturating_sub(retained).saturating_add(width);
     let to = now

@@ -130,7 +130,7 @@ impl JsRecorder {
         #[wasm_bindgen(unchecked_param_type = "SeriesOptions")] options_: Option<js_sys::Object>,
     ) -> JsResult<bool> {
         let (now, t) = clock_and_time(now_ms, timestamp_ms)?;
-        let value = millis(value, "value")?;
+        let value = crate::whole(value, "value")?;
         let config = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::WindowCounter(w))) => w.config(),
             _ => series_config(options_, "addWindow")?.0,

@@ -39,11 +39,20 @@ pub(crate) fn js_error(e: impl core::fmt::Display) -> JsError {
 
 /// A time in milliseconds: a safe integer.
 pub(crate) fn millis(x: f64, what: &str) -> JsResult<i64> {
+    safe_integer(x, what, " of milliseconds")
+}
+
+/// A value (not a time): a safe integer.
+pub(crate) fn whole(x: f64, what: &str) -> JsResult<i64> {
+    safe_integer(x, what, "")
+}
+
+fn safe_integer(x: f64, what: &str, unit: &str) -> JsResult<i64> {
     if x.is_finite() && x.fract() == 0.0 && x.abs() <= MAX_SAFE_INTEGER {
         Ok(x as i64)
     } else {
         Err(JsError::new(&format!(
-            "{what} must be a whole number of milliseconds within ±(2^53 - 1), got {x}"
+            "{what} must be a whole number{unit} within ±(2^53 - 1), got {x}"
         )))
     }
 }
@@ -82,8 +91,8 @@ pub(crate) fn options<T: DeserializeOwned + Default>(
     // serde-wasm-bindgen reads only the fields it knows, so `deny_unknown_fields` never sees a
     // typo: compare the object's own keys with the struct's fields here.
     let known = field_names::<T>();
-    // A field set to `undefined` means its default, as TypeScript's optional fields allow: copy
-    // the others.
+    // A field set to `undefined` or `null` means its default (TypeScript's optional fields allow
+    // `undefined`; the types say `| null` too): copy the others.
     let given = js_sys::Object::new();
     for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()) {
         let name = key.as_string().unwrap_or_default();
@@ -94,7 +103,7 @@ pub(crate) fn options<T: DeserializeOwned + Default>(
             )));
         }
         let field = js_sys::Reflect::get(&value, &key).unwrap_or(JsValue::UNDEFINED);
-        if !field.is_undefined() {
+        if !field.is_undefined() && !field.is_null() {
             let _ = js_sys::Reflect::set(&given, &key, &field);
         }
     }
