@@ -615,18 +615,23 @@ impl Leaderboard {
     }
 
     fn merge_rule_check(&self, other: &Leaderboard) -> Result<()> {
-        if self.rule != other.rule {
+        self.check_rule(other.rule, other.best)
+    }
+
+    /// An error naming the setting unless this board has merge rule `rule` and best end `best`.
+    pub(crate) fn check_rule(&self, rule: MergeRule, best: Best) -> Result<()> {
+        if self.rule != rule {
             return Err(Error::ParameterMismatch {
                 what: "leaderboard merge rule (0 max, 1 min, 2 sum, 3 last writer wins)",
                 left: rule_id(self.rule).into(),
-                right: rule_id(other.rule).into(),
+                right: rule_id(rule).into(),
             });
         }
-        if self.best != other.best {
+        if self.best != best {
             return Err(Error::ParameterMismatch {
                 what: "leaderboard best end (0 highest, 1 lowest)",
                 left: self.best as u64,
-                right: other.best as u64,
+                right: best as u64,
             });
         }
         Ok(())

@@ -216,7 +216,7 @@ impl Admission<'_> {
         ledger.record(id, now_ms);
         ledger.stats.applied = ledger.stats.applied.saturating_add(1);
         if !settles.is_empty() {
-            ledger.settle(id.replica, &settles, now_ms);
+            ledger.settle(id.replica, &settles, now_ms, true);
         }
     }
 }
@@ -359,33 +359,23 @@ impl Ledger {
             }
             Ok(true)
         });
+        settles.sort_unstable();
+        settles.dedup();
         match checked {
             Ok(true) if applied_whole => {
                 // Its entries, and those of the unseen sequences it names (parts of that whole
-                // too), were applied with the whole: seen, not missing.
+                // too), were applied with the whole: seen, not missing, and not parted.
                 self.record(id, now_ms);
-                for &sequence in &settles {
-                    let of = EnvelopeId {
-                        replica: id.replica,
-                        sequence,
-                    };
-                    if self.classify(of, created_ms, now_ms) == Ok(true) {
-                        self.record(of, now_ms);
-                    }
-                }
+                self.settle(id.replica, &settles, now_ms, false);
                 self.stats.duplicates = self.stats.duplicates.saturating_add(1);
                 Ok(Admit::Duplicate)
             }
-            Ok(true) => {
-                settles.sort_unstable();
-                settles.dedup();
-                Ok(Admit::New(Admission {
-                    ledger: self,
-                    id,
-                    now_ms,
-                    settles,
-                }))
-            }
+            Ok(true) => Ok(Admit::New(Admission {
+                ledger: self,
+                id,
+                now_ms,
+                settles,
+            })),
             Ok(false) => {
                 self.stats.duplicates = self.stats.duplicates.saturating_add(1);
                 Ok(Admit::Duplicate)
@@ -403,8 +393,9 @@ impl Ledger {
             .is_some_and(|s| s.parted.binary_search(&id.sequence).is_ok())
     }
 
-    /// Records `sequences` (ascending, below a sequence just recorded) as seen and parted.
-    fn settle(&mut self, replica: ReplicaId, sequences: &[u64], now_ms: i64) {
+    /// Records `sequences` (ascending, unseen, below a sequence just recorded) as seen, and if
+    /// `parted` as settled by parts.
+    fn settle(&mut self, replica: ReplicaId, sequences: &[u64], now_ms: i64, parted: bool) {
         for &sequence in sequences {
             let id = EnvelopeId { replica, sequence };
             // Recording the part itself may have moved the floor above it.
@@ -416,6 +407,9 @@ impl Ledger {
                 continue;
             }
             self.record(id, now_ms);
+            if !parted {
+                continue;
+            }
             if let Some(sender) = self.senders.get_mut(&replica) {
                 if let Err(at) = sender.parted.binary_search(&sequence) {
                     sender.parted.insert(at, sequence);

@@ -231,29 +231,13 @@ impl Recorder {
         else {
             unreachable!("family checked")
         };
-        let mismatch = if l.rule() != rule {
-            Some((
-                "leaderboard merge rule under this key (0 max, 1 min, 2 sum, 3 last writer wins)",
-                rule_id(l.rule()),
-                rule_id(rule),
-            ))
-        } else if l.best() != best {
-            Some((
-                "leaderboard best end under this key (0 highest, 1 lowest)",
-                u64::from(l.best() == Best::Lowest),
-                u64::from(best == Best::Lowest),
-            ))
-        } else if l.capacity() != capacity {
-            Some((
-                "leaderboard capacity under this key",
-                u64::from(l.capacity()),
-                u64::from(capacity),
-            ))
-        } else {
-            None
-        };
-        if let Some((what, left, right)) = mismatch {
-            return Err(Error::ParameterMismatch { what, left, right });
+        l.check_rule(rule, best)?;
+        if l.capacity() != capacity {
+            return Err(Error::ParameterMismatch {
+                what: "leaderboard capacity under this key",
+                left: u64::from(l.capacity()),
+                right: u64::from(capacity),
+            });
         }
         Ok(l)
     }
@@ -461,14 +445,4 @@ fn random_replica() -> Result<ReplicaId> {
     Err(Error::InvalidConfig {
         what: "a recorder needs a replica id: use Recorder::with_replica, or enable the `getrandom` feature",
     })
-}
-
-/// A merge rule's number in errors (its wire value).
-fn rule_id(rule: MergeRule) -> u64 {
-    match rule {
-        MergeRule::Max => 0,
-        MergeRule::Min => 1,
-        MergeRule::Sum => 2,
-        MergeRule::LastWriterWins => 3,
-    }
 }

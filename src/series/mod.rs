@@ -516,17 +516,25 @@ impl<B: Bucket> Series<B> {
             max_future_ms: self.config.max_future_ms,
         };
         let mut out = Series::<B>::new(config, self.params, self.now_ms)?;
-        // The retention above covers every old bucket; the check keeps the result decodable
-        // whatever happens.
-        let oldest = out.oldest_index();
-        for (index, bucket) in &self.buckets {
-            let at = index.div_euclid(factor);
-            if at >= oldest {
-                out.slot(at).merge_from(bucket);
-            }
-        }
+        out.fold_in(&self.buckets, factor);
         out.rejected = self.rejected;
         Ok(out)
+    }
+
+    /// Merges `buckets`, `factor` times narrower than this series' own, into the buckets holding
+    /// them, keeping only what this series retains (so its bytes always decode). A downsample's
+    /// retention covers all of them; a roll-up into a series that keeps less does not.
+    fn fold_in<'a>(&mut self, buckets: impl IntoIterator<Item = &'a (i64, B)>, factor: i64)
+    where
+        B: 'a,
+    {
+        let oldest = self.oldest_index();
+        for (index, bucket) in buckets {
+            let at = index.div_euclid(factor);
+            if at >= oldest {
+                self.slot(at).merge_from(bucket);
+            }
+        }
     }
 
     /// The buckets starting in `[from_ms, to_ms)`, combined into a series of `config` (whose
@@ -546,15 +554,10 @@ impl<B: Bucket> Series<B> {
         let first = self.first_index_from(from_ms);
         let end = ceil_div(to_ms, self.config.width());
         let start = self.buckets.partition_point(|(i, _)| *i < first);
-        // Only what `config` retains at `to_ms` (all of the period, for a coarser series that
-        // keeps longer).
-        let oldest = out.oldest_index();
-        for (index, bucket) in self.buckets.range(start..).take_while(|(i, _)| *i < end) {
-            let at = index.div_euclid(factor);
-            if at >= oldest {
-                out.slot(at).merge_from(bucket);
-            }
-        }
+        out.fold_in(
+            self.buckets.range(start..).take_while(|(i, _)| *i < end),
+            factor,
+        );
         Ok(out)
     }
 
