@@ -410,16 +410,45 @@ test('free() twice, use after free and merging with itself answer clear errors',
 });
 
 test('hostile callbacks cannot make an add count another item or write a stale batch', () => {
-  // A weight's valueOf that adds elsewhere ran after the item was written into the buffer.
+  // A weight's valueOf that added elsewhere ran after the item was written into the buffer; one
+  // that freed the object ran after the glue had read its pointer (the module then used freed
+  // memory: a freed WindowCounter went on counting). Objects are no numbers now: refused before
+  // anything is read, and their valueOf never runs.
+  let calls = 0;
+  const hostile = (f) => ({ valueOf() { calls++; f(); return 1_000_000; } });
   const k = new es.TopK({ capacity: 10 });
   const other = new es.HyperLogLog();
-  k.add('apple', { valueOf() { other.add('zzzzzzzz'); return 1; } });
+  throwsA(TypeError, () => k.add('apple', hostile(() => other.add('zzzzzzzz'))), /weight must be a number, got Object/);
+  k.add('apple');
   assert.deepEqual(k.top(5).guaranteed.map((h) => h.item), ['apple']);
   const u = new es.UniqueSeries({ nowMs: 1_000_000 });
-  u.add('apple', { valueOf() { other.add('zzzzzzzz'); return 1_000_000; } });
-  const reference = new es.UniqueSeries({ nowMs: 1_000_000 });
-  reference.add('apple', 1_000_000);
-  assert.deepEqual(u.toBytes(), reference.toBytes());
+  throwsA(TypeError, () => u.add('apple', hostile(() => other.add('zzzzzzzz'))), /timestampMs must be a number \(milliseconds\) or a Date/);
+  assert.equal(other.estimate().value, 0);
+  const victims = {
+    'Counter.increment': (o, n) => o.increment(n),
+    'WindowCounter.add': (o, n) => o.add(1, n),
+    'Quantiles.quantile': (o, n) => o.quantile(n),
+    'Leaderboard.trim': (o, n) => o.trim(n),
+    'Recorder.addWindow': (o, n) => o.addWindow('k', 1, n),
+  };
+  for (const [name, call] of Object.entries(victims)) {
+    const o = new es[name.split('.')[0]]();
+    throwsA(TypeError, () => call(o, hostile(() => o.free())), /must be a number/);
+    call(o, name === 'Quantiles.quantile' ? 0.5 : Date.now()); // still there, and usable
+    o.free();
+  }
+  assert.equal(calls, 0, 'no valueOf ran');
+  // Numeric strings were turned into numbers ("x" into NaN); a Date is a time in milliseconds.
+  throwsA(TypeError, () => new es.Counter().increment('5'), /n must be a number, got string \("5"\)/);
+  throwsA(TypeError, () => new es.Quantiles().add('5'), /value must be a number/);
+  throwsA(TypeError, () => new es.Leaderboard().add('m', '5'), /score must be a number/);
+  throwsA(TypeError, () => new es.Quantiles().quantile(), /q must be a number, got undefined/);
+  const dated = new es.UniqueSeries({ nowMs: 1_000_000 });
+  assert.equal(dated.add('apple', new Date(1_000_000)), true);
+  assert.deepEqual(dated.toBytes(), (() => { const r = new es.UniqueSeries({ nowMs: 1_000_000 }); r.add('apple', 1_000_000); return r.toBytes(); })());
+  const windowed = new es.WindowCounter({ nowMs: 1_000_000 });
+  windowed.add(3, new Date(1_000_000));
+  assert.equal(windowed.sum(0, 2_000_000).sum, 3);
   // An item getter that grows memory detached the batch's views: refused, not half-written.
   const items = ['aaaa', 'bbbb', 'cccc'];
   let keep;

@@ -228,33 +228,38 @@ export function withFastBatches(wasm) {
     const plainAdd = proto.add;
     // The scratch methods answer a status, not a `Result` (see wasm/src/scratch.rs); on a
     // refusal, which changed nothing, the plain method repeats the call and throws the precise
-    // error (or answers as it would have).
+    // error (or answers as it would have). A refusal may also mean the buffer was lost to a trap:
+    // `scratch.refused()` makes the next add reserve it again.
     //
-    // A number argument is converted before the item is written: a `valueOf` that adds a string
-    // elsewhere would otherwise overwrite the item in the buffer. A refusal may also mean the
-    // buffer was lost to a trap: `scratch.refused()` makes the next add reserve it again.
+    // Only a string item with a plain number (or nothing) beside it takes the fast path: anything
+    // else goes to the plain method, whose checks refuse it or convert it (a Date timestamp)
+    // before the object's pointer is read (scripts/glue-numbers.mjs). A `valueOf` run here could
+    // free the object, or add a string elsewhere and overwrite the item in the buffer.
+    const plainNumber = (value) => value === undefined || value === null || typeof value === 'number';
     const weighted = function add(item, weight) {
-      const w = typeof weight === 'number' ? weight : Number(weight ?? 1);
-      if (typeof item !== 'string' || !this.__addScratch(scratch.one(item), w)) {
+      if (typeof item === 'string' && plainNumber(weight)) {
+        if (this.__addScratch(scratch.one(item), weight ?? 1)) return;
         scratch.refused();
-        plainAdd.call(this, item, w);
       }
+      plainAdd.call(this, item, weight);
     };
     const add = {
       HyperLogLog: function add(item) {
-        if (typeof item !== 'string' || !this.__addScratch(scratch.one(item))) {
+        if (typeof item === 'string') {
+          if (this.__addScratch(scratch.one(item))) return;
           scratch.refused();
-          plainAdd.call(this, item);
         }
+        plainAdd.call(this, item);
       },
       TopK: weighted,
       CountMinSketch: weighted,
       UniqueSeries: function add(item, timestampMs) {
-        const t = timestampMs == null || typeof timestampMs === 'number' ? timestampMs : Number(timestampMs);
-        const added = typeof item === 'string' ? this.__addScratch(scratch.one(item), t) : 2;
-        if (added !== 2) return added === 1;
-        scratch.refused();
-        return plainAdd.call(this, item, t);
+        if (typeof item === 'string' && plainNumber(timestampMs)) {
+          const added = this.__addScratch(scratch.one(item), timestampMs);
+          if (added !== 2) return added === 1;
+          scratch.refused();
+        }
+        return plainAdd.call(this, item, timestampMs);
       },
     }[name];
     Object.defineProperty(proto, 'add', { configurable: true, writable: true, value: add });

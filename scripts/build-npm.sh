@@ -47,6 +47,7 @@ for glue in pkg/web/edgesketch.js pkg/node/edgesketch.js; do
   [ "$(grep -c 'throw edgesketchThrown' "$glue")" = 1 ] && grep -q 'if (this.__wbg_ptr === 0) return;' "$glue" ||
     { echo "$glue: the throw or free() patch did not apply" >&2; exit 1; }
   cat scripts/glue-checks.js >> "$glue"
+  node scripts/glue-numbers.mjs pkg/web/edgesketch.d.ts >> "$glue"
 done
 # Typed options objects (wasm/src/lib.rs declares the interfaces): wasm-bindgen drops the `?` of
 # an optional parameter whose type it is told, so put it back.

@@ -70,3 +70,19 @@ function edgesketchThrown(message) {
   }
   return new Error(message);
 }
+
+/** A number argument, checked and converted before the glue reads the object's pointer (see
+ * scripts/glue-numbers.mjs): a number, or null/undefined where optional, or a Date where the
+ * parameter is in milliseconds. */
+function edgesketchNumber(value, name, optional, ms) {
+  if (typeof value === 'number') return value;
+  if (value == null && optional) return value;
+  if (ms && (value instanceof Date || edgesketchTagged(value, 'Date'))) return value.getTime();
+  throw new TypeError(`${name} must be a number${ms ? ' (milliseconds) or a Date' : ''}, got ${edgesketchKind(value)}${typeof value === 'string' ? ` (${JSON.stringify(value.slice(0, 40))})` : ''}`);
+}
+
+function edgesketchBigInt(value, name, optional) {
+  if (typeof value === 'bigint') return value;
+  if (value == null && optional) return value;
+  throw new TypeError(`${name} must be a bigint, got ${edgesketchKind(value)}`);
+}
