@@ -504,6 +504,27 @@ test('two entries sharing one module share one scratch buffer', async () => {
   }
 });
 
+test('the slim entry before init says so, then works after initSync', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // A process of its own: the slim entry's module must be fresh (the test above loaded it).
+  const script = `
+    import { readFileSync } from 'node:fs';
+    import { createRequire } from 'node:module';
+    import { HyperLogLog, Recorder, initSync, createClient } from 'edgesketch/slim';
+    for (const early of [() => new HyperLogLog(), () => new Recorder().increment('x'), () => createClient({ endpoint: 'http://127.0.0.1:1/' })]) {
+      try { early(); console.log('ran'); } catch (e) { console.log(e.constructor.name, e.message); }
+    }
+    const wasm = createRequire(import.meta.url).resolve('edgesketch/edgesketch.wasm');
+    initSync({ module: readFileSync(wasm) });
+    const h = new HyperLogLog();
+    h.add('a'); h.addMany(['b', 'c']);
+    console.log(h.count());`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const early = "Error edgesketch: the WebAssembly module is not loaded yet: with 'edgesketch/slim', call `await init()` or `initSync({ module })` first";
+  assert.deepEqual(run.stdout.trim().split('\n'), [early, early, early, '3']);
+});
+
 test('a string too large for memory is a RangeError, and string adds go on working', async () => {
   const { spawnSync } = await import('node:child_process');
   // 64 MiB of WebAssembly memory at most, as on a small edge runtime.
@@ -520,6 +541,24 @@ test('a string too large for memory is a RangeError, and string adds go on worki
     'RangeError edgesketch: could not allocate 90000000 bytes for string items (WebAssembly memory is full)',
     '3 1',
   ]);
+});
+
+test('the scratch buffer shrinks back after a large batch, so sketches can use the memory', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // 64 MiB of WebAssembly memory: the batch takes a 36 MB buffer; held, a 32 MiB sketch no longer
+  // fits (measured: a trap), given back at the next small add, it does.
+  const script = `
+    const es = require('edgesketch');
+    const h = new es.HyperLogLog();
+    h.addMany(['x'.repeat(6e6), 'y'.repeat(6e6)]);
+    h.add('z');
+    const c = new es.CountMinSketch({ width: 2 ** 20, depth: 4 });
+    c.add('a', 5);
+    h.addMany(['p', 'q']);
+    console.log(h.count(), c.estimate('a').upper);`;
+  const run = spawnSync(process.execPath, ['--wasm-max-mem-pages=1024', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), '5 5');
 });
 
 test('free() releases, and Symbol.dispose is wired when the runtime has it', () => {

@@ -6,6 +6,9 @@ const encoder = new TextEncoder();
 
 /** The largest scratch buffer asked for: wasm32 memory ends at 4 GiB. */
 const SCRATCH_MAX = 2 ** 32 - 2 ** 16;
+/** A buffer grown past this (by a large batch) shrinks back to it at the next add that fits, so
+ * the memory goes back to the module's allocator. */
+const SCRATCH_KEEP = 2 ** 20;
 
 /** Marks a module whose classes are set up already: two entries of the package that share one
  * module (the browser entry and `./slim`, say) must share one scratch buffer, or one's growth
@@ -23,11 +26,12 @@ function scratchOf(wasm) {
   /** Makes room for `n` bytes and refreshes the views (growing memory detaches the old ones).
    * Throws a RangeError, changing nothing, if the module cannot allocate them. */
   function reserve(n) {
-    if (n > capacity || memory === null) {
+    if (n > capacity || memory === null || (capacity > SCRATCH_KEEP && n <= SCRATCH_KEEP)) {
       memory ??= wasm.__memory();
       if (!(n <= SCRATCH_MAX)) throw new RangeError(`edgesketch: ${n} bytes of string items at once is more than WebAssembly memory holds`);
-      const wanted = Math.min(Math.max(n, 2 * capacity, 4096), SCRATCH_MAX);
-      const at = wasm.__scratchReserve(wanted);
+      const grow = n > capacity || capacity === 0;
+      const wanted = grow ? Math.min(Math.max(n, 2 * capacity, 4096), SCRATCH_MAX) : SCRATCH_KEEP;
+      const at = grow ? wasm.__scratchReserve(wanted) : wasm.__scratchShrink(wanted);
       if (at === 0) throw new RangeError(`edgesketch: could not allocate ${wanted} bytes for string items (WebAssembly memory is full)`);
       if (at % 4 !== 0) throw new Error(`edgesketch: scratch buffer at ${at} is not 4-aligned`);
       base = at;

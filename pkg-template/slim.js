@@ -1,7 +1,7 @@
 // Bring your own wasm: nothing is loaded until you call `init(urlOrModuleOrBytes)` (async) or
 // `initSync({ module })`. The .wasm ships as `edgesketch/edgesketch.wasm`.
 // The classes by name: `export *` would also export the scratch buffer's internals
-// (`__scratchReserve`, `__memory`), and calling those moves the buffer behind the package's back.
+// (`__scratchReserve`, `__scratchShrink`, `__memory`), and calling those moves the buffer behind the package's back.
 export {
   HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,
   Recorder, EnvelopeReader, benchNoop, initSync,

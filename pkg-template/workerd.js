@@ -10,7 +10,7 @@ initSync({ module });
 withFastBatches(wasm);
 
 // The classes by name: `export *` would also export the scratch buffer's internals
-// (`__scratchReserve`, `__memory`), and calling those moves the buffer behind the package's back.
+// (`__scratchReserve`, `__scratchShrink`, `__memory`), and calling those moves the buffer behind the package's back.
 export {
   HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,
   Recorder, EnvelopeReader, benchNoop, initSync,

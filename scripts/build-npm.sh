@@ -49,6 +49,12 @@ for glue in pkg/web/edgesketch.js pkg/node/edgesketch.js; do
   cat scripts/glue-checks.js >> "$glue"
   node scripts/glue-numbers.mjs pkg/web/edgesketch.d.ts >> "$glue"
 done
+# The web glue (the slim entry's) before init: a clear error, not "reading 'hyperloglog_new' of
+# undefined". `wasm` starts as an object that throws on use; "is it loaded" asks `wasmInstance`.
+web=pkg/web/edgesketch.js
+[ "$(grep -c '^let wasmModule, wasmInstance, wasm;$' $web)" = 1 ] && [ "$(grep -c 'if (wasm !== undefined) return wasm;' $web)" = 2 ] ||
+  { echo "$web: no init state to patch (a new wasm-bindgen?)" >&2; exit 1; }
+sed -i 's/^let wasmModule, wasmInstance, wasm;$/let wasmModule, wasmInstance, wasm = edgesketchNotLoaded();/; s/if (wasm !== undefined) return wasm;/if (wasmInstance !== undefined) return wasm;/' $web
 # Typed options objects (wasm/src/lib.rs declares the interfaces): wasm-bindgen drops the `?` of
 # an optional parameter whose type it is told, so put it back.
 # Likewise an optional parameter before another (`weight` of `addTopK(key, item, weight?,

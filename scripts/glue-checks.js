@@ -86,3 +86,12 @@ function edgesketchBigInt(value, name, optional) {
   if (value == null && optional) return value;
   throw new TypeError(`${name} must be a bigint, got ${edgesketchKind(value)}`);
 }
+
+/** What the web glue's `wasm` is before `init()` or `initSync()` (the slim entry's classes can
+ * be called that early): every use throws this. */
+function edgesketchNotLoaded() {
+  const fail = () => {
+    throw new Error("edgesketch: the WebAssembly module is not loaded yet: with 'edgesketch/slim', call `await init()` or `initSync({ module })` first");
+  };
+  return new Proxy({}, { get: fail, set: fail, has: fail });
+}

@@ -47,6 +47,20 @@ pub fn scratch_reserve(bytes: u32) -> u32 {
     })
 }
 
+/// Makes the scratch buffer at most `bytes` long and answers its address in memory (internal).
+/// The space goes back to the allocator, for sketches to use: one large batch would otherwise
+/// hold it for good.
+#[wasm_bindgen(js_name = __scratchShrink, skip_typescript)]
+pub fn scratch_shrink(bytes: u32) -> u32 {
+    with_scratch(|scratch| {
+        if scratch.len() > bytes as usize {
+            scratch.truncate(bytes as usize);
+            scratch.shrink_to_fit();
+        }
+        scratch.as_mut_ptr() as usize as u32
+    })
+}
+
 /// The module's `WebAssembly.Memory`, which the scratch buffer lives in (internal).
 #[wasm_bindgen(js_name = __memory, skip_typescript)]
 pub fn memory() -> JsValue {
