@@ -162,7 +162,8 @@ const qMany = { impl: 'edgesketch addMany(Float64Array)', setup: () => new es.Qu
 const dd = { impl: '@datadog/sketches-js DDSketch (α 1 %)', setup: () => new DDSketch({ relativeAccuracy: 0.01 }), run: (q) => { for (const v of values) q.accept(v); } };
 // Two sketches fed in turn (latency per endpoint, requests interleaved): each keeps its own buffer.
 const qAlternating = { impl: 'edgesketch add, alternating between two sketches', setup: () => { const qs = [new es.Quantiles(), new es.Quantiles()]; return { qs, free: () => qs.forEach((q) => q.free()) }; }, run: ({ qs }) => { for (let i = 0; i < N; i++) qs[i & 1].add(values[i]); } };
-table('quantiles_add', [qAdd, qAlternating, qMany, dd,
+const ddAlternating = { impl: '@datadog/sketches-js DDSketch, alternating between two', setup: () => [new DDSketch({ relativeAccuracy: 0.01 }), new DDSketch({ relativeAccuracy: 0.01 })], run: (qs) => { for (let i = 0; i < N; i++) qs[i & 1].accept(values[i]); } };
+table('quantiles_add', [qAdd, qAlternating, qMany, dd, ddAlternating,
   { impl: 'tdigest', setup: () => new TDigest(), run: (q) => { for (const v of values) q.push(v); } },
 ]);
 
