@@ -42,9 +42,9 @@ export interface ClientOptions {
   replica?: string;
   nextSequence?: number;
   /** The fetch to use (default `globalThis.fetch`). */
-  fetch?: typeof fetch;
+  fetch?: typeof globalThis extends { fetch: infer F } ? F : (input: string, init?: object) => Promise<unknown>;
   /** The beacon to use on `pagehide` (default `navigator.sendBeacon`). */
-  sendBeacon?: (url: string, data: Blob) => boolean;
+  sendBeacon?: (url: string, data: typeof globalThis extends { Blob: abstract new (...args: any) => infer B } ? B : unknown) => boolean;
   /** The clock in milliseconds (default `Date.now`). */
   now?: () => number;
   /** Called with an `Error` whenever recorded events are lost for good: an envelope refused

@@ -62,6 +62,21 @@ sed -i 's/^let wasmModule, wasmInstance, wasm;$/let wasmModule, wasmInstance, wa
 sed -E -i 's/options_: ([A-Za-z]+Options)([,)])/options?: \1 | null\2/g; s/mode: AddMode \| undefined/mode?: AddMode | null/g; s/([a-z_]+): ([a-z]+) \| null \| undefined([,)])/\1?: \2 | null\3/g; s/: Uint8Array \| number\[\]/: Uint8Array/g; s/order_\?: string \| null/order?: "descending" | "ascending" | null/g' \
   pkg/web/edgesketch.d.ts
 grep -q 'options_:' pkg/web/edgesketch.d.ts && { echo "an options parameter kept its bare type" >&2; exit 1; }
+# The loaders' types name the dom lib's RequestInfo, Response, BufferSource and WebAssembly, which
+# a Node project (es2022 + @types/node) does not have: with skipLibCheck off, tsc failed on them.
+# Each is now what the project's own libs declare (dom, @types/node, workers-types), or left out.
+dts=pkg/web/edgesketch.d.ts
+sed -E -i 's/RequestInfo \| URL \| Response \| BufferSource \| WebAssembly\.Module/string | EdgesketchRuntime<"Request"> | EdgesketchRuntime<"URL"> | EdgesketchRuntime<"Response"> | ArrayBuffer | ArrayBufferView | EdgesketchWasm<"Module">/; s/BufferSource \| WebAssembly\.Module/ArrayBuffer | ArrayBufferView | EdgesketchWasm<"Module">/; s/WebAssembly\.(Memory|Table)/EdgesketchWasm<"\1">/g' $dts
+if grep -vE '^ *(\*|/\*\*)' $dts | grep -E 'RequestInfo|BufferSource|WebAssembly\.|: Response'; then echo "$dts: a dom-only type is left (above)" >&2; exit 1; fi
+cat - $dts > $dts.new <<'TYPES'
+/** The instances of the global class `K` where the project's libs declare one, else never. */
+type EdgesketchRuntime<K extends string> =
+  typeof globalThis extends { [P in K]: abstract new (...args: any) => infer T } ? T : never;
+/** `WebAssembly.K` where the project's libs declare it, else an object. */
+type EdgesketchWasm<K extends string> =
+  typeof globalThis extends { WebAssembly: { [P in K]: abstract new (...args: any) => infer T } } ? T : object;
+TYPES
+mv $dts.new $dts
 # The ES entries name what they export (not `export *`, which would export the internals): each
 # must name every public export of the glue.
 for name in $(grep -oE '^export (class|function) [A-Za-z0-9_]+' pkg/web/edgesketch.js | awk '{print $3}' | grep -v '^__') initSync; do

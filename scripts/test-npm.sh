@@ -21,7 +21,7 @@ WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
   cargo test -p edgesketch-wasm --target wasm32-unknown-unknown --target-dir target/npm-wasm-test
 unset CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER
 [ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] && [ -x node_modules/.bin/tsc ] &&
-  [ -d node_modules/uplot ] ||
+  [ -d node_modules/uplot ] && [ -d node_modules/@types/node ] ||
   npm ci --no-audit --no-fund
 tarball=$(ls "$root"/pkg/edgesketch-*.tgz)
 # The merge server, for the client's end-to-end test (already built by `cargo test`).
@@ -30,7 +30,7 @@ cargo build -p edgesketch-server
 scratch="$root/target/npm-test"
 rm -rf "$scratch"
 mkdir -p "$scratch"
-cp js-test/*.mjs js-test/*.cjs js-test/*.ts js-test/tsconfig.json js-test/workerd/worker.mjs "$scratch/"
+cp js-test/*.mjs js-test/*.cjs js-test/*.ts js-test/tsconfig*.json js-test/workerd/worker.mjs "$scratch/"
 cd "$scratch"
 echo '{ "name": "edgesketch-npm-test", "private": true, "type": "module" }' > package.json
 npm install --no-audit --no-fund --no-save "$tarball" >/dev/null
@@ -41,8 +41,11 @@ EDGESKETCH_GOLDEN="$root/tests/golden/v1" WORKERD_BIN="$root/node_modules/.bin/w
     workerd.test.mjs chromium.test.mjs
 
 # The shipped types accept a typed user (and refuse misspelt options).
+# Twice: a browser project (the dom lib) and a Node one (@types/node, no dom lib), neither
+# skipping the package's own declarations.
 "$root/node_modules/.bin/tsc" -p tsconfig.json
-echo "tsc --noEmit: the typed example checks"
+"$root/node_modules/.bin/tsc" -p tsconfig.node.json
+echo "tsc --noEmit: the typed examples check, with the dom lib and with @types/node alone"
 
 # The README's JavaScript tour runs as written.
 awk '/^## JavaScript API tour/{on=1} on && /^```js$/{code=1; next} code && /^```$/{exit} code' \

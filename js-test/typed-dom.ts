@@ -1,0 +1,9 @@
+// With the dom lib, the slim loaders take what browsers hand them: a URL, a Response, a
+// compiled WebAssembly.Module.
+import { init, initSync } from 'edgesketch/slim';
+
+export async function loadInBrowser(module: WebAssembly.Module): Promise<void> {
+  await init({ module_or_path: new URL('/edgesketch.wasm', 'https://example.com') });
+  await init({ module_or_path: fetch('/edgesketch.wasm') });
+  initSync({ module });
+}
