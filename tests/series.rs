@@ -580,3 +580,107 @@ fn an_unvalidated_configuration_does_not_panic() {
     assert_eq!(huge.retention_ms(), u64::MAX);
     assert!(huge.validate().is_err());
 }
+
+/// Series of other parameters do not mix. A unique series of another precision was merged
+/// bucket by bucket, then encoded under the receiver's precision: bytes that no longer decoded.
+#[test]
+fn series_of_other_parameters_are_refused() {
+    let config = SeriesConfig::new(1_000, 3_600_000, 60_000, 60_000).unwrap();
+    let now = 1_764_115_200_000;
+    let mut fine = UniqueSeries::new(config, 14, now).unwrap();
+    let mut coarse = UniqueSeries::new(config, 4, now).unwrap();
+    for i in 0..3_000u32 {
+        fine.add(&i.to_le_bytes(), now).unwrap();
+        coarse.add(&i.to_le_bytes(), now).unwrap();
+    }
+    let before = fine.to_bytes();
+    for (receiver, other) in [(&mut fine.clone(), &coarse), (&mut coarse.clone(), &fine)] {
+        let err = receiver.merge(other).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::ParameterMismatch {
+                    what: "unique series precision",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    assert_eq!(fine.merge(&fine.clone()).unwrap().accepted_buckets, 1);
+    assert_eq!(fine.to_bytes(), before);
+    UniqueSeries::from_bytes(&fine.to_bytes()).unwrap();
+}
+
+/// An envelope entry merged into a stored key ([`edgesketch::Aggregate`], as the server does)
+/// keeps the key's parameters: a coarser HyperLogLog, or a series with other windows, is refused
+/// alone; a finer HyperLogLog folds down into the key.
+#[test]
+fn a_stored_key_keeps_the_parameters_it_was_created_with() {
+    use edgesketch::{Aggregate, HyperLogLog, LedgerConfig, ReplicaId, Sketch, Snapshot};
+    let now = 1_764_115_200_000;
+    let hour = SeriesConfig::new(1_000, 3_600_000, 60_000, 60_000).unwrap();
+    let two_hours = SeriesConfig::new(1_000, 7_200_000, 60_000, 60_000).unwrap();
+    let later_grace = SeriesConfig::new(1_000, 3_600_000, 30_000, 60_000).unwrap();
+    let hll = |precision: u8, item: &[u8]| {
+        let mut h = HyperLogLog::new(precision).unwrap();
+        h.insert(item);
+        Sketch::from(h)
+    };
+    let window = |config: SeriesConfig| {
+        let mut w = WindowCounter::new(config, now).unwrap();
+        w.add(1, now).unwrap();
+        Sketch::from(w)
+    };
+    let envelope = |sequence: u64, entries: Vec<(&str, Sketch)>| {
+        let mut s = Snapshot::new(ReplicaId([7; 16]), sequence, now);
+        for (k, v) in entries {
+            s.insert(k, v).unwrap();
+        }
+        s.encode()
+    };
+    let mut receiver = Aggregate::new(LedgerConfig::default()).unwrap();
+    receiver
+        .apply(
+            &envelope(1, vec![("h", hll(14, b"a")), ("w", window(hour))]),
+            now,
+        )
+        .unwrap();
+    let report = receiver
+        .apply(
+            &envelope(
+                2,
+                vec![
+                    ("h", hll(12, b"b")),
+                    ("v", window(hour)),
+                    ("w", window(two_hours)),
+                ],
+            ),
+            now,
+        )
+        .unwrap();
+    let refused: Vec<(&str, bool)> = report
+        .entries
+        .iter()
+        .map(|e| (e.key.as_str(), e.result.is_err()))
+        .collect();
+    assert_eq!(refused, vec![("h", true), ("v", false), ("w", true)]);
+    let shown = report.entries[0].result.as_ref().unwrap_err().to_string();
+    assert!(shown.contains("mismatch: 14 vs 12"), "{shown}");
+    let report = receiver
+        .apply(
+            &envelope(3, vec![("h", hll(16, b"c")), ("w", window(later_grace))]),
+            now,
+        )
+        .unwrap();
+    assert!(
+        report.entries[0].result.is_ok(),
+        "a finer HyperLogLog folds down"
+    );
+    assert!(report.entries[1].result.is_err(), "another grace");
+    let h = receiver.get("h").unwrap().as_hyperloglog().unwrap();
+    assert_eq!(h.precision(), 14);
+    assert_eq!(h.estimate().rounded(), 2);
+    let w = receiver.get("w").unwrap().as_window_counter().unwrap();
+    assert_eq!(w.sum(now - 1_000, now + 1_000).stats.count, 1);
+}

@@ -70,6 +70,9 @@ pub struct EngineConfig {
     pub max_keys_per_tenant: u64,
     /// Default quotas.
     pub max_bytes_per_tenant: u64,
+    /// Tenants with quotas of their own, by name (background work, which has no request's
+    /// tenant to read them from, needs them too).
+    pub tenant_quotas: HashMap<Arc<str>, Tenant>,
     /// A gap counts as drift after this long.
     pub drift_grace_ms: i64,
     /// Ledger limits for tenants seen for the first time.
@@ -147,8 +150,10 @@ pub struct IngestReport {
 /// What a sender has been seen writing (for the drift report), since the server started.
 #[derive(Debug, Clone, Default)]
 struct SenderInfo {
-    /// First segments of the keys it writes (at most [`MAX_PREFIXES`]).
-    prefixes: Vec<String>,
+    /// First segments of the keys it writes (at most [`MAX_PREFIXES`]), shared with every other
+    /// sender of the tenant that writes them ([`TenantState::prefixes`]): a copy per sender cost
+    /// up to 16 × the key length each (4 KB a sender with 256-byte keys).
+    prefixes: Vec<Arc<str>>,
     applied: u64,
 }
 
@@ -160,6 +165,9 @@ pub struct TenantState {
     ledger: Ledger,
     usage: Usage,
     senders: HashMap<ReplicaId, SenderInfo>,
+    /// Every key prefix a sender of the tenant wrote, once (bounded by the tenant's keys: keys
+    /// are never deleted, and each prefix is some key's).
+    prefixes: HashSet<Arc<str>>,
 }
 
 /// The drift report of one tenant: envelopes its senders made that never arrived.
@@ -447,6 +455,25 @@ impl Engine {
 }
 
 impl Shared {
+    /// A tenant's key and byte quotas: its own where it has them, else the defaults.
+    fn quotas(&self, tenant: &Tenant) -> (u64, u64) {
+        (
+            tenant.max_keys.unwrap_or(self.config.max_keys_per_tenant),
+            tenant.max_bytes.unwrap_or(self.config.max_bytes_per_tenant),
+        )
+    }
+
+    /// [`Shared::quotas`] of the tenant named `name`.
+    fn quotas_of(&self, name: &str) -> (u64, u64) {
+        match self.config.tenant_quotas.get(name) {
+            Some(tenant) => self.quotas(tenant),
+            None => (
+                self.config.max_keys_per_tenant,
+                self.config.max_bytes_per_tenant,
+            ),
+        }
+    }
+
     /// The server's clock.
     pub fn now_ms(&self) -> i64 {
         (self.clock)()
@@ -527,6 +554,7 @@ impl Shared {
             ledger,
             usage,
             senders: HashMap::new(),
+            prefixes: HashSet::new(),
         })
     }
 
@@ -623,7 +651,7 @@ fn drift_report(state: &TenantState, now: i64, grace_ms: i64) -> DriftReport {
     for (replica, info) in &state.senders {
         let missing = missing_by_sender.get(replica).copied().unwrap_or(0);
         for p in &info.prefixes {
-            let e = by_prefix.entry(p).or_default();
+            let e = by_prefix.entry(&**p).or_default();
             e.0 += 1;
             e.1 += missing;
             e.2 += info.applied;
@@ -974,6 +1002,7 @@ fn apply(
         ledger,
         usage,
         senders,
+        prefixes,
     } = state;
     let id = snapshot.id();
     let mut report = IngestReport {
@@ -1070,10 +1099,7 @@ fn apply(
             }
         }
     }
-    let max_keys = tenant.max_keys.unwrap_or(shared.config.max_keys_per_tenant);
-    let max_bytes = tenant
-        .max_bytes
-        .unwrap_or(shared.config.max_bytes_per_tenant);
+    let (max_keys, max_bytes) = shared.quotas(tenant);
     if usage.keys + new_keys > max_keys {
         // Dropping the admission records nothing: the envelope stays unapplied.
         drop(admission);
@@ -1110,8 +1136,16 @@ fn apply(
     info.applied += 1;
     for (key, sketch, base, entry) in staged {
         let prefix = key_prefix(key);
-        if info.prefixes.len() < MAX_PREFIXES && !info.prefixes.iter().any(|p| p == prefix) {
-            info.prefixes.push(prefix.to_string());
+        if info.prefixes.len() < MAX_PREFIXES && !info.prefixes.iter().any(|p| &**p == prefix) {
+            let shared_prefix = match prefixes.get(prefix) {
+                Some(p) => p.clone(),
+                None => {
+                    let p: Arc<str> = prefix.into();
+                    prefixes.insert(p.clone());
+                    p
+                }
+            };
+            info.prefixes.push(shared_prefix);
         }
         let ck = cache_key(name, key);
         // Deltas of earlier envelopes of this batch for the key, or none yet if it is stored.
@@ -1177,7 +1211,18 @@ fn maintain(
             continue;
         }
         let tenant: Arc<str> = tenant.into();
-        let Some((stored, base)) = current(shared, batch, &tenant, &key)? else {
+        // A key that does not load is logged (the query routes answer it with a 500) and passed
+        // over: one bad key must not stop retention and roll-ups for every key after it. A store
+        // failure ends the round.
+        let loaded = match current(shared, batch, &tenant, &key) {
+            Err(e) if e.code == "internal" => {
+                shared.metrics.maintenance_skipped.inc();
+                tracing::error!(%tenant, %key, "maintenance passed over a key that does not load");
+                continue;
+            }
+            loaded => loaded?,
+        };
+        let Some((stored, base)) = loaded else {
             continue;
         };
         let mut sketch = (*stored).clone();
@@ -1272,13 +1317,13 @@ fn fold_rollup(
     if closed <= folded_to {
         return Ok(());
     }
-    if existing.is_none() {
-        let state = shared.tenant_state(tenants, tenant)?;
-        let max_keys = shared.config.max_keys_per_tenant;
-        if state.usage.keys >= max_keys {
-            tracing::warn!(%tenant, key = %name, "no roll-up: the tenant's key quota is used up");
-            return Ok(());
-        }
+    // The tenant's quotas hold for roll-ups as for ingest: keys cannot be deleted, so one made
+    // past a quota would keep the tenant over it for good.
+    let (max_keys, max_bytes) = shared.quotas_of(tenant);
+    let usage = shared.tenant_state(tenants, tenant)?.usage;
+    if existing.is_none() && usage.keys >= max_keys {
+        tracing::warn!(%tenant, key = %name, max_keys, "no roll-up: the tenant's key quota is used up");
+        return Ok(());
     }
     let built = match (series, existing.as_ref().map(|(s, _)| &**s)) {
         (Sketch::WindowCounter(w), previous) => match previous {
@@ -1301,20 +1346,30 @@ fn fold_rollup(
         }),
         _ => return Ok(()),
     };
-    match built {
-        Ok(rollup) => stage(
-            shared,
-            tenants,
-            batch,
-            tenant,
-            name,
-            rollup,
-            base,
-            existing.is_none(),
-        ),
+    let rollup = match built {
+        Ok(rollup) => rollup,
         Err(e) => {
             tracing::warn!(%tenant, %key, error = %e, "roll-up failed");
-            Ok(())
+            return Ok(());
         }
+    };
+    // What the roll-up adds to the tenant's bytes, with what this batch may add already.
+    let held = base.map_or(0, |b| b.whole + b.deltas) as u64;
+    let growth = (rollup.to_bytes().len() as u64).saturating_sub(held);
+    let pending = batch.growth.get(tenant).copied().unwrap_or(0);
+    if usage.bytes + pending + growth > max_bytes {
+        tracing::warn!(%tenant, key = %name, max_bytes, "no roll-up: it would take the tenant past its byte quota");
+        return Ok(());
     }
+    batch.growth.insert(tenant.clone(), pending + growth);
+    stage(
+        shared,
+        tenants,
+        batch,
+        tenant,
+        name,
+        rollup,
+        base,
+        existing.is_none(),
+    )
 }

@@ -86,6 +86,11 @@ impl AppState {
             cache_bytes: config.cache_bytes,
             max_keys_per_tenant: config.max_keys_per_tenant,
             max_bytes_per_tenant: config.max_bytes_per_tenant,
+            tenant_quotas: auth
+                .tenants()
+                .iter()
+                .map(|t| (t.name.clone(), t.clone()))
+                .collect(),
             drift_grace_ms: (config.drift_grace_secs as i64).saturating_mul(1000),
             ledger: LedgerConfig::default(),
             rollup,
@@ -167,7 +172,11 @@ pub async fn run(
     let drain_deadline =
         Duration::from_millis(config.header_timeout_ms.max(config.body_timeout_ms) + 5_000);
     let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 only: hyper's HTTP/2 has no header-read timeout, so connections that sent the h2c
+    // preface and then nothing held their slot for good (three of them locked out everyone).
+    // Browsers speak HTTP/2 only over TLS, which a proxy in front of this server ends.
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -196,10 +205,9 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let service = hyper::service::service_fn(move |request| router.clone().oneshot(request));
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        // No upgrades (nothing here speaks WebSocket), and `http1_only` holds only without them.
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
         tokio::spawn(async move {
             // A closed or timed-out connection is the client's business, not an error of ours.
             let _ = connection.await;

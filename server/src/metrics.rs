@@ -32,6 +32,8 @@ pub struct Metrics {
     pub batch_envelopes: Histogram,
     /// Failed commits.
     pub commit_failures: Counter,
+    /// Keys maintenance passed over because they do not load (see the log).
+    pub maintenance_skipped: Counter,
     /// Committed sketch writes by kind: `whole` (encoded and replaced) or `delta` (an entry
     /// appended to a stored HyperLogLog).
     pub sketch_writes: Family<Labels, Counter>,
@@ -127,6 +129,12 @@ impl Metrics {
             "Batches whose commit failed (their senders were told to retry)",
             commit_failures.clone(),
         );
+        let maintenance_skipped = Counter::default();
+        registry.register(
+            "maintenance_skipped_keys",
+            "Series keys that background retention and roll-ups passed over because they do not load (see the log)",
+            maintenance_skipped.clone(),
+        );
         let sketch_writes = Family::<Labels, Counter>::default();
         registry.register(
             "sketch_writes",
@@ -215,6 +223,7 @@ impl Metrics {
             commit_seconds,
             batch_envelopes,
             commit_failures,
+            maintenance_skipped,
             sketch_writes,
             sketch_write_bytes,
             queue_depth,

@@ -1031,21 +1031,25 @@ async fn openapi_and_router_agree() {
         routed - catch_all,
         "documented paths vs routes"
     );
-    // A wrong method and the API's bare root are problems too, with a code.
-    let wrong = Request::builder()
-        .method(Method::POST)
-        .uri("/v1/keys")
-        .body(Body::empty())
-        .unwrap();
-    let answer = call(&s.app, wrong).await;
-    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(answer.code(), "method_not_allowed");
-    assert!(
-        answer.headers[header::ALLOW]
-            .to_str()
-            .unwrap()
-            .contains("GET")
-    );
+    // A wrong method and the API's bare root are problems too, with a code: on the API's
+    // routes and on the ops routes (those answered a bare 405).
+    for path in ["/v1/keys", "/metrics", "/livez", "/readyz", "/openapi.json"] {
+        let wrong = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        let answer = call(&s.app, wrong).await;
+        assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(answer.code(), "method_not_allowed", "{path}");
+        assert!(
+            answer.headers[header::ALLOW]
+                .to_str()
+                .unwrap()
+                .contains("GET"),
+            "{path}"
+        );
+    }
     for root in ["/v1", "/v1/"] {
         let answer = call(&s.app, get(root, None)).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{root}");
@@ -1053,15 +1057,23 @@ async fn openapi_and_router_agree() {
     }
 }
 
-/// A store that fails its commits while `failing` is set.
+/// A store that fails its commits while `failing` is set, and answers bytes that do not decode
+/// for the key named `unreadable`.
 struct FlakyStore {
     inner: SqliteStore,
     failing: std::sync::atomic::AtomicBool,
     commits: AtomicUsize,
+    unreadable: std::sync::Mutex<Option<String>>,
 }
 
 impl Store for FlakyStore {
     fn load_sketch(&self, t: &str, k: &str) -> Result<Option<StoredSketch>, StoreError> {
+        if self.unreadable.lock().unwrap().as_deref() == Some(k) {
+            return Ok(Some(StoredSketch {
+                bytes: vec![0xde, 0xad],
+                deltas: Vec::new(),
+            }));
+        }
         self.inner.load_sketch(t, k)
     }
     fn load_ledger(&self, t: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -1110,6 +1122,7 @@ async fn failed_commits_and_overload_answer_503_and_retries_apply_once() {
         inner: SqliteStore::open(dir.path()).unwrap(),
         failing: true.into(),
         commits: AtomicUsize::new(0),
+        unreadable: None.into(),
     });
     let mut c = config(&dir);
     c.queue = 2;
@@ -1442,7 +1455,7 @@ async fn a_part_of_an_envelope_applied_whole_changes_nothing_also_after_a_restar
 }
 
 /// Closes `first` and starts a server on its store and data directory.
-fn restart(first: TestServer, store: &Arc<SqliteStore>) -> TestServer {
+fn restart<S: Store>(first: TestServer, store: &Arc<S>) -> TestServer {
     let TestServer {
         state,
         app: router,
@@ -1458,8 +1471,8 @@ fn restart(first: TestServer, store: &Arc<SqliteStore>) -> TestServer {
 /// A large HyperLogLog takes small entries as deltas (appended, not rewritten) until they add up
 /// to its size, then is written whole again. A server started cold on the same store (sketch plus
 /// deltas merged on load) holds byte for byte what the first one held in memory, with the same
-/// stored sizes (the key ends dense; for the sparse range see the next test); a fold-down entry
-/// of coarser precision and a dense entry replay too.
+/// stored sizes (the key ends dense; for the sparse range see the next test); an entry of finer
+/// precision (folded down) and a dense entry replay too.
 #[tokio::test]
 async fn hyperloglog_deltas_replay_byte_for_byte_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -1590,11 +1603,11 @@ async fn a_server_restarted_at_every_stage_merges_like_one_that_never_stopped() 
     let mut saw_deltas = 0;
     for seq in 1..=330u64 {
         let entry: HyperLogLog = match seq {
-            // A dense entry once the key is mid-sized, and one of coarser precision.
+            // A dense entry once the key is mid-sized, and one of finer precision (folded down).
             150 => hll(40_000, "dense-"),
             200 => {
-                let mut h = HyperLogLog::new(13).unwrap();
-                h.insert(b"coarse");
+                let mut h = HyperLogLog::new(15).unwrap();
+                h.insert(b"fine");
                 h
             }
             _ => hll(60 + seq % 7, &format!("s{seq}-")),
@@ -1659,4 +1672,289 @@ async fn assert_same_values(a: &axum::Router, b: &axum::Router, when: &str) {
             _ => assert_eq!(a_bytes, b_bytes, "{when}: {key}"),
         }
     }
+}
+
+/// A key keeps the parameters of the entry that created it. A unique series of another
+/// precision was merged, stored under the key's precision and then failed to decode (every read
+/// of the key a 500, every envelope naming it a 500, maintenance stopped); a coarser HyperLogLog
+/// lowered the key's precision for good; a series of another retention was merged silently.
+/// Each is now refused alone, and the key reads the same before and after a restart.
+#[tokio::test]
+async fn an_entry_of_other_parameters_is_refused_and_the_key_stays_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let c = config(&dir);
+    let first = server_with_store(dir, c, store.clone());
+    let app = &first.app;
+    let hour = series(1_000, 3_600_000);
+    let unique = |precision: u8, items: u32| {
+        let mut u = UniqueSeries::new(hour, precision, NOW).unwrap();
+        for i in 0..items {
+            u.add(format!("user-{i}").as_bytes(), NOW - 5_000).unwrap();
+        }
+        u
+    };
+    let window = |config: SeriesConfig| {
+        let mut w = WindowCounter::new(config, NOW).unwrap();
+        w.add(5, NOW - 1_000).unwrap();
+        w
+    };
+    let created = envelope(
+        1,
+        1,
+        NOW,
+        vec![
+            ("u", unique(14, 3_000).into()),
+            ("w", window(hour).into()),
+            ("h", hll(3_000, "h").into()),
+        ],
+    );
+    assert_eq!(ingest(app, ACME, &created).await.json()["merged"], 3);
+    let raw = |key: &'static str| {
+        let app = app.clone();
+        async move { call(&app, get(&format!("/v1/raw?key={key}"), Some(ACME))).await }
+    };
+    let before = [
+        raw("u").await.body,
+        raw("w").await.body,
+        raw("h").await.body,
+    ];
+    let mut coarse = HyperLogLog::new(13).unwrap();
+    coarse.insert(b"coarse");
+    let other = envelope(
+        1,
+        2,
+        NOW,
+        vec![
+            ("u", unique(4, 10).into()),
+            ("w", window(series(1_000, 7_200_000)).into()),
+            ("h", coarse.into()),
+            ("ok", counter(1).into()),
+        ],
+    );
+    let answer = ingest(app, ACME, &other).await.json();
+    assert_eq!(answer["merged"], 1, "{answer}");
+    let rejected: Vec<(String, String)> = answer["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().into(),
+                r["code"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let mismatch = |k: &str| (k.to_string(), "parameter_mismatch".to_string());
+    assert_eq!(rejected, vec![mismatch("h"), mismatch("u"), mismatch("w")]);
+    assert!(
+        answer["rejected"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unique series precision mismatch: 14 vs 4"),
+        "{answer}"
+    );
+    assert_eq!(
+        [
+            raw("u").await.body,
+            raw("w").await.body,
+            raw("h").await.body
+        ],
+        before
+    );
+    // A finer HyperLogLog folds down into the key; its precision stays.
+    let mut fine = HyperLogLog::new(16).unwrap();
+    fine.insert(b"fine");
+    let answer = ingest(app, ACME, &envelope(1, 3, NOW, vec![("h", fine.into())]))
+        .await
+        .json();
+    assert_eq!(answer["merged"], 1, "{answer}");
+    let h = call(app, get("/v1/unique?key=h", Some(ACME))).await.json();
+    assert_eq!(h["precision"], 14, "{h}");
+    // Cold from the store: every key loads and reads as it did.
+    let warm = [
+        raw("u").await.body,
+        raw("w").await.body,
+        raw("h").await.body,
+    ];
+    let second = restart(first, &store);
+    for (key, bytes) in ["u", "w", "h"].iter().zip(&warm) {
+        let answer = call(&second.app, get(&format!("/v1/raw?key={key}"), Some(ACME))).await;
+        assert_eq!(answer.status, StatusCode::OK, "{key}");
+        assert_eq!(&answer.body, bytes, "{key}");
+    }
+}
+
+/// Counter values and window sums past the 64-bit range answer JSON (the nearest float), not a
+/// dropped connection: `json!` of such an i128 panicked in the handler.
+#[tokio::test]
+async fn totals_beyond_64_bits_answer_json() {
+    let s = server(|_| {});
+    let app = &s.app;
+    let mut c = Counter::new();
+    c.decrement(u64::MAX);
+    let config = series(1_000, 3_600_000);
+    let mut w = WindowCounter::new(config, NOW).unwrap();
+    for _ in 0..3 {
+        w.add(i64::MAX, NOW - 1_000).unwrap();
+    }
+    let e = envelope(1, 1, NOW, vec![("c", c.into()), ("w", w.into())]);
+    assert_eq!(ingest(app, ACME, &e).await.json()["merged"], 2);
+    let counter = call(app, get("/v1/counter?key=c", Some(ACME))).await.json();
+    assert_eq!(
+        counter["value"].as_f64(),
+        Some(-(u64::MAX as f64)),
+        "{counter}"
+    );
+    assert_eq!(counter["decrements"], u64::MAX);
+    let sketch = call(app, get("/v1/sketch?key=c", Some(ACME))).await.json();
+    assert_eq!(
+        sketch["summary"]["value"].as_f64(),
+        Some(-(u64::MAX as f64)),
+        "{sketch}"
+    );
+    let range = format!("from={}&to={}", NOW - 10_000, NOW + 1_000);
+    let window = call(app, get(&format!("/v1/window?key=w&{range}"), Some(ACME)))
+        .await
+        .json();
+    assert_eq!(
+        window["range"]["stats"]["sum"].as_f64(),
+        Some(3.0 * i64::MAX as f64),
+        "{window}"
+    );
+    let points = call(
+        app,
+        get(
+            &format!("/v1/window/series?key=w&{range}&step=1000"),
+            Some(ACME),
+        ),
+    )
+    .await;
+    assert_eq!(points.status, StatusCode::OK);
+    assert!(
+        points.json()["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["stats"]["count"] == 3)
+    );
+    assert_eq!(
+        call(app, get("/v1/sketch?key=w", Some(ACME))).await.status,
+        StatusCode::OK
+    );
+}
+
+/// Roll-ups are keys of the tenant: they count against its own key and byte quotas (they used
+/// the server-wide key default and no byte check, so a tenant ended over its quotas for good).
+#[tokio::test]
+async fn roll_ups_keep_within_the_tenants_quotas() {
+    let fine = SeriesConfig::new(1_000, 3_600_000, 30_000, 60_000).unwrap();
+    let t0 = NOW - NOW.rem_euclid(60_000);
+    // Sent as the events happen, 200 s before the clock moves to t0 + 120 s and folds them.
+    let sent = t0 - 200_000;
+    let windows = |keys: &[&'static str]| -> Vec<u8> {
+        let entries = keys
+            .iter()
+            .map(|k| {
+                let mut w = WindowCounter::new(fine, sent).unwrap();
+                w.add(1, sent).unwrap();
+                (*k, w.into())
+            })
+            .collect();
+        envelope(1, 1, sent, entries)
+    };
+    let s = server(|_| {});
+    let app = &s.app;
+    s.set_now(sent);
+    let answer = ingest(app, TINY, &windows(&["w0", "w1", "w2"]))
+        .await
+        .json();
+    assert_eq!(answer["merged"], 3, "{answer}");
+    s.set_now(t0 + 120_000);
+    s.state.engine().maintain().await.unwrap();
+    let tenant = call(app, get("/v1/tenant", Some(TINY))).await.json();
+    assert_eq!(tenant["keys"], 3, "{tenant}");
+    let rolled = call(app, get("/v1/raw?key=w0%4060000ms", Some(TINY))).await;
+    assert_eq!(rolled.status, StatusCode::NOT_FOUND);
+    // With room (tenant acme), the same series are rolled up.
+    s.set_now(sent);
+    assert_eq!(
+        ingest(app, ACME, &windows(&["w0"])).await.json()["merged"],
+        1
+    );
+    s.set_now(t0 + 120_000);
+    s.state.engine().maintain().await.unwrap();
+    let rolled = call(app, get("/v1/raw?key=w0%4060000ms", Some(ACME))).await;
+    assert_eq!(rolled.status, StatusCode::OK);
+    // Bytes: a unique series of one busy second takes more than half of the 4,000, and its
+    // roll-up (the same items in one minute, so the same size) would take as many again.
+    let s = server(|_| {});
+    let app = &s.app;
+    s.set_now(sent);
+    let mut u = UniqueSeries::new(fine, 14, sent).unwrap();
+    for i in 0..1_600 {
+        u.add(format!("v{i}").as_bytes(), sent).unwrap();
+    }
+    let e = envelope(1, 1, sent, vec![("u", u.into())]);
+    assert_eq!(ingest(app, TINY, &e).await.json()["merged"], 1);
+    let stored = call(app, get("/v1/tenant", Some(TINY))).await.json()["bytes"]
+        .as_u64()
+        .unwrap();
+    assert!((2_050..4_000).contains(&stored), "{stored} bytes");
+    s.set_now(t0 + 120_000);
+    s.state.engine().maintain().await.unwrap();
+    let tenant = call(app, get("/v1/tenant", Some(TINY))).await.json();
+    assert_eq!(tenant["keys"], 1, "{tenant}");
+    assert!(tenant["bytes"].as_u64().unwrap() <= 4_000, "{tenant}");
+}
+
+/// A series key that does not load is passed over (and counted): retention and roll-ups go on
+/// for the keys after it. The first such key used to end every maintenance round.
+#[tokio::test]
+async fn maintenance_passes_over_a_key_that_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FlakyStore {
+        inner: SqliteStore::open(dir.path()).unwrap(),
+        failing: false.into(),
+        commits: AtomicUsize::new(0),
+        unreadable: None.into(),
+    });
+    let c = config(&dir);
+    let s = server_with_store(dir, c, store.clone());
+    let app = &s.app;
+    let fine = SeriesConfig::new(1_000, 3_600_000, 30_000, 60_000).unwrap();
+    let t0 = NOW - NOW.rem_euclid(60_000);
+    let sent = t0 - 200_000;
+    s.set_now(sent);
+    let windows: Vec<(&str, edgesketch::Sketch)> = ["a", "b"]
+        .into_iter()
+        .map(|k| {
+            let mut w = WindowCounter::new(fine, sent).unwrap();
+            w.add(1, sent).unwrap();
+            (k, w.into())
+        })
+        .collect();
+    assert_eq!(
+        ingest(app, ACME, &envelope(1, 1, sent, windows))
+            .await
+            .json()["merged"],
+        2
+    );
+    // Out of the cache, so the next maintenance reads the store.
+    let s = restart(s, &store);
+    let app = &s.app;
+    *store.unreadable.lock().unwrap() = Some("a".into());
+    s.set_now(t0 + 120_000);
+    s.state.engine().maintain().await.unwrap();
+    assert_eq!(
+        call(app, get("/v1/raw?key=b%4060000ms", Some(ACME)))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let metrics = String::from_utf8(call(app, get("/metrics", None)).await.body).unwrap();
+    assert!(
+        metrics.contains("edgesketch_maintenance_skipped_keys_total 1"),
+        "{metrics}"
+    );
 }

@@ -310,6 +310,31 @@ async fn slow_headers_are_cut_off_and_cannot_lock_out_or_block_shutdown() {
         assert!(read.is_ok(), "a connection without headers stayed open");
     }
 
+    // The HTTP/2 preface and nothing after it (h2c prior knowledge): hyper's HTTP/2 has no
+    // header timeout, so two of these held both connections for good. The server speaks
+    // HTTP/1 only now: they are closed, and others are served.
+    let h2c = || async {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        s
+    };
+    let (mut c, mut d) = (h2c().await, h2c().await);
+    let livez = tokio::time::timeout(
+        Duration::from_secs(3),
+        reqwest::get(format!("{}/livez", live.base)),
+    )
+    .await
+    .expect("locked out by two h2c connections")
+    .unwrap();
+    assert_eq!(livez.status(), 200);
+    for s in [&mut c, &mut d] {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "an h2c connection stayed open");
+    }
+
     // A shutdown with a half-sent request open ends within its deadline (5.4 s here).
     let _held = slow().await;
     tokio::time::sleep(Duration::from_millis(50)).await;

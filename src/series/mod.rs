@@ -49,6 +49,29 @@ pub struct SeriesConfig {
 }
 
 impl SeriesConfig {
+    /// Whether `other` keeps and accepts the same time spans as this (its bucket width aside,
+    /// which a series merge checks itself).
+    pub(crate) fn check_windows(&self, other: &SeriesConfig) -> Result<()> {
+        let differs = |what, left: u64, right: u64| {
+            if left == right {
+                Ok(())
+            } else {
+                Err(Error::ParameterMismatch { what, left, right })
+            }
+        };
+        differs(
+            "series retention (buckets)",
+            u64::from(self.retention_buckets),
+            u64::from(other.retention_buckets),
+        )?;
+        differs("series grace (ms)", self.grace_ms, other.grace_ms)?;
+        differs(
+            "series max future (ms)",
+            self.max_future_ms,
+            other.max_future_ms,
+        )
+    }
+
     /// Buckets of `bucket_ms` kept for `retention_ms` (rounded up to whole buckets), accepting
     /// events up to `grace_ms` late and `max_future_ms` early.
     pub fn new(
@@ -247,6 +270,10 @@ pub struct MergeReport {
 pub(crate) trait Bucket: Clone {
     /// Parameters every bucket of a series shares.
     type Params: Copy + PartialEq + fmt::Debug;
+    /// What differs when two series' parameters do (the error's words), and the parameters as a
+    /// number to show.
+    const PARAMS_WHAT: &'static str;
+    fn params_shown(params: Self::Params) -> u64;
     fn new(params: Self::Params) -> Self;
     fn is_empty(&self) -> bool;
     /// Combines `other` into `self` (addition for counts, union for sets).
@@ -418,6 +445,15 @@ impl<B: Bucket> Series<B> {
                 what: "series bucket width (downsample the finer one first)",
                 left: self.config.bucket_ms,
                 right: other.config.bucket_ms,
+            });
+        }
+        // Buckets of other parameters (a unique series' precision) would be stored as if they
+        // had this series' and no longer decode.
+        if other.params != self.params {
+            return Err(Error::ParameterMismatch {
+                what: B::PARAMS_WHAT,
+                left: B::params_shown(self.params),
+                right: B::params_shown(other.params),
             });
         }
         let mut report = MergeReport {

@@ -256,9 +256,22 @@ impl Sketch {
 
     /// Merges a sketch of the same family in, once: `admission` is the ledger's word that the
     /// envelope carrying `other` is new ([`crate::ledger`]). Idempotent families ignore it.
+    ///
+    /// This is a stored key taking an entry, so the key keeps the parameters it was created with:
+    /// a HyperLogLog entry coarser than the key is refused (merged, it would lower the key's
+    /// precision and error for every later reader; a finer one folds down), and so is a series
+    /// entry whose retention or acceptance windows differ from the key's.
+    /// [`HyperLogLog::merge`] and the series' own merges stay as lenient as they document.
     pub fn merge(&mut self, other: &Sketch, admission: &Admission<'_>) -> Result<EntryMerge> {
         match (self, other) {
             (Sketch::HyperLogLog(a), Sketch::HyperLogLog(b)) => {
+                if b.precision() < a.precision() {
+                    return Err(Error::ParameterMismatch {
+                        what: "HyperLogLog precision (a coarser entry would lower the key's)",
+                        left: u64::from(a.precision()),
+                        right: u64::from(b.precision()),
+                    });
+                }
                 a.merge(b)?;
                 Ok(EntryMerge::default())
             }
@@ -266,12 +279,18 @@ impl Sketch {
                 a.merge(b, admission);
                 Ok(EntryMerge::default())
             }
-            (Sketch::WindowCounter(a), Sketch::WindowCounter(b)) => Ok(EntryMerge {
-                series: a.merge(b, admission)?,
-            }),
-            (Sketch::UniqueSeries(a), Sketch::UniqueSeries(b)) => Ok(EntryMerge {
-                series: a.merge(b)?,
-            }),
+            (Sketch::WindowCounter(a), Sketch::WindowCounter(b)) => {
+                a.config().check_windows(&b.config())?;
+                Ok(EntryMerge {
+                    series: a.merge(b, admission)?,
+                })
+            }
+            (Sketch::UniqueSeries(a), Sketch::UniqueSeries(b)) => {
+                a.config().check_windows(&b.config())?;
+                Ok(EntryMerge {
+                    series: a.merge(b)?,
+                })
+            }
             (Sketch::Leaderboard(a), Sketch::Leaderboard(b)) => {
                 a.merge(b, admission)?;
                 Ok(EntryMerge::default())

@@ -48,6 +48,11 @@ use crate::wire;
 
 impl Bucket for HyperLogLog {
     type Params = u8;
+    const PARAMS_WHAT: &'static str = "unique series precision";
+
+    fn params_shown(precision: u8) -> u64 {
+        u64::from(precision)
+    }
 
     fn new(precision: u8) -> Self {
         HyperLogLog::empty(precision)
@@ -58,7 +63,7 @@ impl Bucket for HyperLogLog {
     }
 
     fn merge_from(&mut self, other: &Self) {
-        // Same precision by construction: this cannot fail.
+        // Same precision (`Series::merge` checks the series' parameters): this cannot fail.
         let merged = self.merge(other);
         debug_assert!(merged.is_ok());
     }

@@ -117,6 +117,11 @@ impl BucketStats {
 
 impl Bucket for BucketStats {
     type Params = ();
+    const PARAMS_WHAT: &'static str = "window counter parameters";
+
+    fn params_shown((): ()) -> u64 {
+        0
+    }
 
     fn new(_: ()) -> Self {
         BucketStats::default()

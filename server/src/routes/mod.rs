@@ -36,14 +36,16 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", get(ops::events))
         .route("/v1", axum::routing::any(ops::no_such_route))
         .route("/v1/", axum::routing::any(ops::no_such_route))
-        .route("/v1/{*rest}", axum::routing::any(ops::no_such_route))
-        .method_not_allowed_fallback(ops::method_not_allowed);
+        .route("/v1/{*rest}", axum::routing::any(ops::no_such_route));
     let cors = cors(&state.config().cors_origins);
     let mut router = api
         .route("/openapi.json", get(ops::openapi))
         .route("/metrics", get(ops::metrics))
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
+        // After every route: it reaches only the routes added before it (a POST to /metrics
+        // answered a bare 405).
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .fallback(ops::dashboard)
         .layer(axum::middleware::map_response_with_state(
             state.clone(),

@@ -71,11 +71,21 @@ fn estimate(e: &Estimate) -> Value {
     })
 }
 
+/// A 128-bit total (a counter's value, a window's sum) as a JSON number: exact within the 64-bit
+/// range, else the nearest float, which is what a JavaScript reader makes of any large integer.
+/// (`json!` of an `i128` outside that range panicked.)
+fn wide(v: i128) -> Value {
+    i64::try_from(v)
+        .map(Value::from)
+        .or_else(|_| u64::try_from(v).map(Value::from))
+        .unwrap_or_else(|_| Value::from(v as f64))
+}
+
 fn stats(s: &BucketStats) -> Value {
     let empty = s.count == 0;
     json!({
         "count": s.count,
-        "sum": s.sum,
+        "sum": wide(s.sum),
         "min": if empty { Value::Null } else { json!(s.min) },
         "max": if empty { Value::Null } else { json!(s.max) },
         "mean": s.mean(),
@@ -287,7 +297,7 @@ pub(crate) async fn sketch(
             "estimate": estimate(&h.estimate()),
         }),
         Sketch::Counter(c) => json!({
-            "value": c.value(),
+            "value": wide(c.value()),
             "increments": c.increments(),
             "decrements": c.decrements(),
             "saturated": c.saturated(),
@@ -490,7 +500,7 @@ pub(crate) async fn counter(
     };
     Ok(Json(json!({
         "key": key,
-        "value": c.value(),
+        "value": wide(c.value()),
         "increments": c.increments(),
         "decrements": c.decrements(),
         "saturated": c.saturated(),
