@@ -393,6 +393,12 @@ test('series merges answer what they refused; toJSON covers what a series holds'
   u.add('a', t0);
   assert.equal(new es.UniqueSeries({ nowMs: t0 + 10 * 3_600_000 }).mergeBytes(u.toBytes()).rejected.late.buckets, 1);
   assert.equal(u.toJSON().unique.truncated, false);
+  // Series of another precision do not mix (their buckets were merged, then no longer decoded).
+  const coarse = new es.UniqueSeries({ nowMs: t0, precision: 4 });
+  coarse.add('b', t0);
+  const before = u.toBytes();
+  assert.throws(() => u.merge(coarse), /unique series precision mismatch: 14 vs 4/);
+  assert.deepEqual(u.toBytes(), before);
 });
 
 test('free() twice, use after free and merging with itself answer clear errors', () => {
