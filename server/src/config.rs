@@ -44,10 +44,11 @@ pub struct ServerConfig {
     #[arg(long, env = "EDGESKETCH_TENANTS")]
     pub tenants: Option<PathBuf>,
     /// No authentication: every request acts for the single tenant `public`. For local use only.
+    /// (Not with --tenants; checked when serving, not by clap, which counted
+    /// `EDGESKETCH_OPEN=0` as given.)
     #[arg(
         long,
         env = "EDGESKETCH_OPEN",
-        conflicts_with = "tenants",
         value_parser = clap::builder::FalseyValueParser::new()
     )]
     pub open: bool,

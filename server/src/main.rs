@@ -12,8 +12,10 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr; stdout carries what scripts read (`listening on …`, the demo's report).
+    // Colours only on a terminal: a log file or journal would get the escape codes.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             EnvFilter::try_from_env("EDGESKETCH_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -37,7 +39,10 @@ async fn main() -> std::process::ExitCode {
 
 async fn serve(config: edgesketch_server::config::ServerConfig) -> Result<(), String> {
     let auth = match (&config.tenants, config.open) {
-        (Some(path), _) => Auth::from_file(path)?,
+        (Some(_), true) => {
+            return Err("--open and --tenants exclude each other: give one".into());
+        }
+        (Some(path), false) => Auth::from_file(path)?,
         (None, true) => Auth::open(),
         (None, false) => {
             return Err(

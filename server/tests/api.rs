@@ -1958,3 +1958,32 @@ async fn maintenance_passes_over_a_key_that_does_not_load() {
         "{metrics}"
     );
 }
+
+/// A clean stop folds the write-ahead log into the database file: the file alone, copied
+/// without its `-wal`, holds every commit (it held none of the recent ones before).
+#[tokio::test]
+async fn a_clean_stop_leaves_every_commit_in_the_database_file() {
+    let s = server(|_| {});
+    for sequence in 1..=20 {
+        let e = counters(1, sequence, &["c"]);
+        assert_eq!(ingest(&s.app, ACME, &e).await.status, StatusCode::OK);
+    }
+    s.state.engine().close();
+    let wal = s.dir.path().join("edgesketch.sqlite3-wal");
+    assert_eq!(
+        std::fs::metadata(&wal).map_or(0, |m| m.len()),
+        0,
+        "the log is empty"
+    );
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        s.dir.path().join("edgesketch.sqlite3"),
+        copy.path().join("edgesketch.sqlite3"),
+    )
+    .unwrap();
+    let store = SqliteStore::open(copy.path()).unwrap();
+    let stored = store.load_sketch("acme", "c").unwrap().expect("committed");
+    assert!(stored.deltas.is_empty(), "counters are written whole");
+    let c = edgesketch::Sketch::from_bytes(&stored.bytes).unwrap();
+    assert_eq!(c.as_counter().unwrap().value(), 20);
+}

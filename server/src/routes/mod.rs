@@ -52,17 +52,18 @@ pub fn app(state: AppState) -> Router {
             count_problems,
         ))
         // Spans name the path, never the query string: a `token` may ride there (beacons).
+        // Failures (5xx) at debug too: the handlers log their causes, once, at their own level.
         .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |request: &axum::http::Request<axum::body::Body>| {
+            tower_http::trace::TraceLayer::new_for_http()
+                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
                     tracing::debug_span!(
                         "request",
                         method = %request.method(),
                         path = %request.uri().path(),
                         version = ?request.version(),
                     )
-                },
-            ),
+                }),
         )
         .with_state(state);
     if let Some(cors) = cors {

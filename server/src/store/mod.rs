@@ -127,4 +127,9 @@ pub trait Store: Send + Sync + 'static {
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError>;
     /// Checks the store's integrity (at startup).
     fn check(&self) -> Result<(), StoreError>;
+    /// Called once the writer has stopped: make everything committed durable in the store's
+    /// main files (a checkpoint). Nothing by default.
+    fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
