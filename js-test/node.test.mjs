@@ -281,6 +281,10 @@ test('errors are real Error objects with precise messages', () => {
   expectError(() => new es.TopK({ capacity: 8 }).mergeBytes(new es.TopK({ capacity: 9 }).toBytes()), /.+/);
   const h = new es.HyperLogLog();
   expectError(() => h.addBytes(new Uint8Array(4), new Uint32Array([2, 1])), /out of order/);
+  // Bytes after the last item were dropped without a word.
+  expectError(() => h.addBytes(new Uint8Array(4), new Uint32Array([2])), /the items end at byte 2 of the buffer's 4/);
+  expectError(() => h.addBytes(new Uint8Array(4), []), /the items end at byte 0 of the buffer's 4/);
+  assert.equal(h.estimate().value, 0, 'a refused batch adds nothing');
 });
 
 /** Asserts `fn` throws an instance of `type` whose message matches `pattern`. */

@@ -535,6 +535,10 @@ impl HyperLogLog {
     /// Reads a Redis HyperLogLog string (what `GET` returns for a `PFADD` key), either encoding.
     /// Everything is validated before use: magic, encoding, header, exact dense length, every
     /// sparse run against the registers left.
+    ///
+    /// Stricter than Redis in two places, on strings only a hand-made `SET` can produce: a
+    /// register above 51 (the most a 64-bit hash gives at precision 14; Redis stores up to 63 and
+    /// ignores them when counting) and a non-zero unused header byte are refused.
     pub fn from_redis(bytes: &[u8]) -> Result<HyperLogLog> {
         let p = wire::redis::PRECISION;
         Ok(match redis::decode(bytes)? {

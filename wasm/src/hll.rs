@@ -68,8 +68,9 @@ impl JsHyperLogLog {
         }
     }
 
-    /// Adds byte items packed in one buffer: item `i` ends at `ends[i]` (the first starts at 0);
-    /// without `ends` the buffer is one item.
+    /// Adds byte items packed in one buffer: item `i` ends at `ends[i]` (the first starts at 0),
+    /// and the last ends at the buffer's end; without `ends` the buffer is one item. A bad `ends`
+    /// adds nothing.
     #[wasm_bindgen(js_name = addBytes)]
     pub fn add_bytes(&mut self, data: &[u8], ends: Option<Vec<u32>>) -> JsResult<()> {
         for item in packed(data, ends.as_deref())? {
@@ -96,7 +97,9 @@ impl JsHyperLogLog {
         self.inner.estimate().value
     }
 
-    /// What Redis's `PFCOUNT` answers for the same items.
+    /// What Redis's `PFCOUNT` answers for the same items. (`PFCOUNT` replies a signed 64-bit
+    /// integer: a count of 2^63 or more, which needs registers no real item sets, shows there as
+    /// negative.)
     #[wasm_bindgen(js_name = redisEstimate)]
     pub fn redis_estimate(&self) -> u64 {
         self.inner.redis_estimate()

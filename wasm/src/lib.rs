@@ -187,6 +187,14 @@ pub(crate) fn packed<'a>(data: &'a [u8], ends: Option<&[u32]>) -> JsResult<Vec<&
         items.push(&data[start..end]);
         start = end;
     }
+    // Bytes after the last item would be dropped without a word: a caller's mistake (a wrong
+    // last end, or a pooled buffer passed whole) that must not pass as success.
+    if start != data.len() {
+        return Err(JsError::new(&format!(
+            "the items end at byte {start} of the buffer's {}: pass data.subarray(0, {start}) if the rest is not items",
+            data.len()
+        )));
+    }
     Ok(items)
 }
 
