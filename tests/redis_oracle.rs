@@ -278,3 +278,51 @@ fn leaderboards_order_and_update_like_redis_sorted_sets() {
         assert_eq!(ours, rev, "round {round}: ZREVRANGE");
     }
 }
+
+/// Items as bytes, not only ASCII text: the empty item, UTF-8 of 2-4 bytes a character, NUL and
+/// high bytes, every tail length of MurmurHash64A's last block, and long items. Redis hashes the
+/// argument's bytes as they are, and so must we.
+#[test]
+fn binary_and_unicode_items_hash_as_redis_hashes_them() {
+    let server = RedisServer::start();
+    let mut con = server.connect();
+    let mut members: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        "ünïcode".into(),
+        "ключ".into(),
+        "👋 hello".into(),
+        "中文字符".into(),
+        vec![0],
+        vec![0, 0, 0],
+        vec![0xff; 9],
+        vec![b'x'; 200_000],
+    ];
+    for len in 0..=17u8 {
+        members.push((0..len).map(|i| 0x80 | i.wrapping_mul(37)).collect());
+    }
+    for i in 0..3_000u32 {
+        let x = i.wrapping_mul(2_654_435_761);
+        members.push(
+            x.to_le_bytes()
+                .iter()
+                .chain(&x.to_be_bytes())
+                .copied()
+                .collect(),
+        );
+    }
+    redis::cmd("DEL").arg("theirs").exec(&mut con).unwrap();
+    for chunk in members.chunks(500) {
+        redis::cmd("PFADD")
+            .arg("theirs")
+            .arg(chunk)
+            .exec(&mut con)
+            .unwrap();
+    }
+    let mut ours = HyperLogLog::new(14).unwrap();
+    for m in &members {
+        ours.insert(m);
+    }
+    assert_eq!(pfcount(&mut con, "theirs"), ours.redis_estimate());
+    let imported = HyperLogLog::from_redis(&get(&mut con, "theirs")).unwrap();
+    assert_eq!(imported.registers(), ours.registers());
+}
