@@ -13,7 +13,9 @@
 //!
 //! # Merge
 //! Register maxima are idempotent, so [`UniqueSeries::merge`] needs no ledger: merging the same
-//! envelope twice changes nothing. Incoming buckets are judged by the receiver's clock.
+//! envelope twice changes nothing. Incoming buckets are judged by the receiver's clock. Both
+//! series must have the same bucket width and precision (a bucket of another precision would be
+//! stored as if it had this one's and no longer decode).
 //!
 //! # Memory and wire format
 //! One HyperLogLog per non-empty bucket: a few bytes while small, at most `2m` bytes (32 KiB at
