@@ -553,6 +553,26 @@ test('a string too large for memory is a RangeError, and string adds go on worki
   ]);
 });
 
+test('an object in use when memory ran out says so afterwards; the module goes on', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // 16 MiB of WebAssembly memory: a leaderboard grows until an allocation fails, which traps
+  // (Rust aborts on a failed allocation) with the object still marked in use.
+  const script = `
+    const es = require('edgesketch');
+    const lb = new es.Leaderboard();
+    try { for (let i = 0; i < 1e7; i++) lb.add('member-' + i, i); } catch (e) { console.log(e.constructor.name); }
+    try { lb.size; } catch (e) { console.log(e.message); }
+    const h = new es.HyperLogLog();
+    h.add('x');
+    console.log(h.count());`;
+  const run = spawnSync(process.execPath, ['--wasm-max-mem-pages=256', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const [trap, after, count] = run.stdout.trim().split('\n');
+  assert.equal(trap, 'RuntimeError');
+  assert.match(after, /was in use when the module trapped, out of memory say, and cannot be used again/);
+  assert.equal(count, '1');
+});
+
 test('the scratch buffer shrinks back after a large batch, so sketches can use the memory', async () => {
   const { spawnSync } = await import('node:child_process');
   // 64 MiB of WebAssembly memory: the batch takes a 36 MB buffer; held, a 32 MiB sketch no longer

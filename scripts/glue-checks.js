@@ -66,7 +66,7 @@ function edgesketchThrown(message) {
     return new Error('this edgesketch object was freed (by free(), or at the end of its `using` block) and cannot be used');
   }
   if (message.startsWith('recursive use of an object detected')) {
-    return new Error('an edgesketch object cannot be passed to its own method (merging it with itself, say): pass a copy, fromBytes(x.toBytes())');
+    return new Error('an edgesketch object cannot be passed to its own method (merging it with itself, say): pass a copy, fromBytes(x.toBytes()). (Or the object was in use when the module trapped, out of memory say, and cannot be used again.)');
   }
   return new Error(message);
 }
