@@ -15,9 +15,10 @@ export interface ClientOptions {
   maxAgeMs?: number;
   /** Flush this often where timers run (browsers, Node; never in Workers) (default 5000 ms). */
   flushIntervalMs?: number;
-  /** Envelopes kept waiting for the server; past it the oldest waiting one is dropped, counted in
-   * `stats().dropped` and passed to `onError` (default 64). While the server fails, no new
-   * envelopes are made (the recorder merges meanwhile), so the queue grows slowly. */
+  /** Envelopes kept waiting for the server (default 64). A full queue makes no more envelopes:
+   * new events merge in the recorder meanwhile, as they do while the server fails. Only a
+   * split's parts can push it past the limit; then the oldest waiting one is dropped, counted in
+   * `stats().dropped` and passed to `onError`. */
   queueLimit?: number;
   /** Retries of one envelope within one flush; then it goes to the back of the queue and the
    * next flush after the backoff tries again (default 6). */

@@ -50,6 +50,29 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 /** An item held by a send that never finished (a Worker's request ended under it) is free again
  * after this long (at least). */
 const STALE_MS = 60_000;
+/** Characters of an error answer's body kept (read, and put in messages): a hostile or broken
+ * server's 300 MB error page must not be held in memory. */
+const ERROR_BODY_CHARS = 2_000;
+
+/** The first `ERROR_BODY_CHARS` characters of a response body, reading no more of it than that
+ * (the rest is cancelled, which also frees the connection); null if reading failed. */
+async function cappedText(response) {
+  const reader = response.body?.getReader?.();
+  if (!reader) return response.text();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    while (text.length < ERROR_BODY_CHARS) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel().catch(() => {});
+    return `${text.slice(0, ERROR_BODY_CHARS)}…`;
+  } finally {
+    reader.releaseLock?.();
+  }
+}
 
 /** Runtimes that run code only inside a request (a timer outside one never fires, or is
  * refused): Cloudflare's workerd, and Vercel's Edge Runtime (which defines `EdgeRuntime`). */
@@ -143,7 +166,13 @@ export function createClientWith(wasm, options) {
   let closed = false;
   // The client's backoff: failed sends in a row, and the time before which none is tried.
   let failures = 0;
-  let notBefore = 0;
+  // No send before `waitMs` after `waitFrom` (the wall clock, which may step back: then the wait
+  // starts again from the new time instead of stalling every send until the clock catches up).
+  let waitFrom = 0;
+  let waitMs = 0;
+  // How long a send holds an item is judged on a monotonic clock where there is one: a wall clock
+  // jumping forward (a laptop resuming) made an item in flight look abandoned.
+  const monotonic = typeof globalThis.performance?.now === 'function' ? () => globalThis.performance.now() : now;
 
   const headers = { 'content-type': 'application/octet-stream' };
   if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -161,14 +190,17 @@ export function createClientWith(wasm, options) {
   // how often it was sent; since when a send holds it (0: free); whether that send is only
   // sleeping before a retry; `exhausted`: it failed `retries + 1` times in one drain (the server
   // is down, or cannot take this envelope); `maybeApplied`: a send of it got no answer, so the
-  // server may have applied it (it is never split then: its parts would be applied again).
+  // server may have applied it (beacons then send it whole; a fetch answered 413 may still split
+  // it, as the server answers "duplicate" to parts of an envelope it applied whole).
   let made = 0;
   const queued = (bytes, supersedes = [], age = ++made) => ({
     bytes, supersedes, made: age, sends: 0, busySince: 0, sleeping: false, exhausted: false, maybeApplied: false,
   });
-  // A send holds an item at most for its timeout and the backoff it sleeps.
+  // A send holds an item at most for its timeout and the backoff it sleeps. Where timers run,
+  // the one drain that holds an item always settles it: never free while held (with no timeout,
+  // a send may take any time; it was dropped as "oldest", then delivered).
   const staleMs = Math.max(STALE_MS, 2 * (o.timeoutMs + o.backoffMaxMs));
-  const isFree = (item) => !item.busySince || now() - item.busySince > staleMs;
+  const isFree = (item) => !item.busySince || (!timers && monotonic() - item.busySince > staleMs);
   const waiting = () => queue.reduce((n, item) => n + (isFree(item) ? 1 : 0), 0);
 
   /** `base` with `name=value` pairs added to its query string. */
@@ -184,6 +216,8 @@ export function createClientWith(wasm, options) {
   /** Drops the oldest waiting items while more than `queueLimit` wait. Items being sent are not
    * counted nor dropped: one may already have reached the server. */
   function enforceLimit() {
+    // Closed: no more is recorded, so what is queued is all there will be; nothing is dropped.
+    if (closed) return;
     let count = waiting();
     while (count > o.queueLimit) {
       let at = -1;
@@ -259,7 +293,7 @@ export function createClientWith(wasm, options) {
       response = await Promise.race([doFetch(urlFor(o.endpoint, item), init), expired]);
       const status = response.status;
       // Read every body (it frees the connection), under the same timeout; null if it failed.
-      const text = await Promise.race([response.text(), expired]).catch(() => null);
+      const text = await Promise.race([cappedText(response), expired]).catch(() => null);
       // fetch follows redirects, and resends a POST redirected by 301, 302 or 303 as a GET.
       const redirect = response.redirected && response.url ? ` (redirected to ${response.url}: set \`endpoint\` to the final URL)` : '';
       if (response.ok) {
@@ -287,9 +321,10 @@ export function createClientWith(wasm, options) {
   }
 
   /** The client's next backoff step: exponential in the failures in a row, with jitter (half to
-   * all of the step), or what the server's Retry-After asked for. */
+   * all of the step), or what the server's Retry-After asked for, but never less than
+   * `backoffBaseMs` (`Retry-After: 0` made a retry loop of 593 requests a second). */
   function backoff(after) {
-    if (after !== undefined) return after;
+    if (after !== undefined) return Math.max(after, o.backoffBaseMs);
     const step = Math.min(o.backoffMaxMs, o.backoffBaseMs * 2 ** Math.min(failures - 1, 30));
     return step / 2 + Math.random() * step / 2;
   }
@@ -318,29 +353,34 @@ export function createClientWith(wasm, options) {
       item = queue.find((i) => isFree(i) && !i.exhausted) ?? queue.find(isFree);
       if (!item) {
         // Everything delivered: after failures, or when closing, what was recorded meanwhile
-        // goes now (otherwise it waits for its thresholds).
-        if (failures > 0 || events === 0 || !(recovering || closed)) break;
+        // goes now, and so does what passed its thresholds while the queue was full (otherwise
+        // it waits for them).
+        const due = events >= o.maxEvents || now() - firstEventAt >= o.maxAgeMs;
+        if (failures > 0 || events === 0 || !(recovering || closed || due)) break;
         recovering = false;
         if (!cut()) break;
         continue;
       }
-      item.busySince = now();
+      item.busySince = monotonic();
       const outcome = await send(item);
       const at = queue.indexOf(item);
       if (at < 0) continue; // settled meanwhile: a beacon took it, or a stale hold was taken over
       if (!outcome.retry) failures = 0;
       if (outcome.done) {
         queue.splice(at, 1);
-        if (outcome.duplicate && item.sends === 1) {
+        if (outcome.duplicate && item.sends === 1 && item.supersedes.length === 0) {
           // Never sent before, yet already applied: another sender uses this replica id and
-          // sequence (a resumed client without its nextSequence, or a copied replica id).
+          // sequence (a resumed client without its nextSequence, or a copied replica id). (A part
+          // of a split answered "duplicate" was applied with the envelope it stands in for, which
+          // an earlier send delivered whole though its answer was lost.)
           stats.duplicates++;
           fail(new Error(`the server had already applied sequence ${sequenceOf(item.bytes)} of replica ${recorder.replica}: another sender uses this replica id, so these events were not counted`));
         } else {
           stats.sent++;
         }
       } else if (outcome.tooLarge) {
-        // Refused by size before anything else: never applied, so its parts may be.
+        // Refused by size. Its parts name it (`supersedes`): if an earlier send of it was applied
+        // after all, the server answers them "duplicate" and applies nothing twice.
         if (!splitAt(at, item)) {
           queue.splice(at, 1);
           stats.tooLarge++;
@@ -358,7 +398,8 @@ export function createClientWith(wasm, options) {
         tries.set(item, attempts);
         if (attempts > o.retries || delay > o.backoffMaxMs || now() - started + delay > budget) {
           // Kept, nothing is lost: the next flush after the backoff tries again.
-          notBefore = now() + delay;
+          waitFrom = now();
+          waitMs = delay;
           item.exhausted ||= attempts > o.retries;
           item.busySince = 0;
           break;
@@ -391,15 +432,20 @@ export function createClientWith(wasm, options) {
   }
 
   /** Whether envelopes are sent now: not while offline, nor during the backoff after failures. */
-  const sending = () => online && now() >= notBefore;
+  function sending() {
+    if (!online) return false;
+    const t = now();
+    if (t < waitFrom) waitFrom = t;
+    return t >= waitFrom + waitMs;
+  }
   /** Whether new envelopes are made: while sends succeed. While the server fails (or the client
    * is offline) the recorder merges what comes, which loses nothing (a queue would drop the
    * oldest), and the first drain that succeeds sends it. Once every queued envelope has
    * exhausted its retries, one more is made per drain while the queue has room, so that an
    * envelope the server cannot take does not hold back what comes after it; a full queue is
    * never pushed over its limit this way. */
-  const cutting = () => sending() &&
-    (failures === 0 || (queue.every((i) => i.exhausted) && waiting() < o.queueLimit));
+  const cutting = () => sending() && waiting() < o.queueLimit &&
+    (failures === 0 || queue.every((i) => i.exhausted));
 
   /** Makes an envelope of what was recorded and sends the queue; the promise settles when the
    * queue is empty, or the server keeps failing (the envelopes stay queued for a later flush).
@@ -408,7 +454,9 @@ export function createClientWith(wasm, options) {
     const before = { sent: stats.sent, dropped: stats.dropped };
     let done;
     if (sending()) {
-      if (cutting() || (closed && failures === 0)) cut();
+      // Closing: what was recorded goes too, past the queue's limit if it must (nothing dropped).
+      if (cutting()) cut();
+      else if (closed && failures === 0) cut(false);
       done = timers ? startDrain() : drain();
     } else {
       done = Promise.resolve();
@@ -425,8 +473,10 @@ export function createClientWith(wasm, options) {
       // Where timers run, this also retries what waits once a backoff is over (with no flush
       // interval, nothing else would). Workers may not send outside
       // `ctx.waitUntil(client.flush())`: there the envelope is only made (and queued) here.
+      // One drain runs and at most one waits: while both exist a flush here would only add a
+      // promise waiting for them, one per event (~400 bytes an event while a send retried).
       if (timers) {
-        if (sending()) flush().catch(() => {});
+        if (sending() && !next) flush().catch(() => {});
       } else if (cutting()) {
         cut();
       }
@@ -484,7 +534,7 @@ export function createClientWith(wasm, options) {
     }
     listen(globalThis, 'online', () => {
       online = true;
-      notBefore = 0;
+      waitMs = 0;
       flush().catch(() => {});
     });
     listen(globalThis, 'offline', () => { online = false; });
