@@ -793,3 +793,32 @@ test('a wall clock stepped back does not stall sending', async () => {
   const result = await client.flush();
   assert.deepEqual([result.sent, result.queued], [1, 0]);
 });
+
+test('an envelope back from a failed send is not dropped, though the queue filled meanwhile', async () => {
+  // Worker mode: request A's send hangs; request B makes an envelope (the queue's one free slot)
+  // and fails it; then A's send fails and its envelope waits again. It was dropped as the oldest.
+  let release;
+  let up = false;
+  const held = new Promise((r) => { release = r; });
+  const sums = [];
+  const fetch = async (url, init) => {
+    const envelope = new EnvelopeReader(await bodyOf(init));
+    if (envelope.sequence === 1 && !up) await held;
+    if (!up) return new Response('', { status: 503 });
+    sums.push(envelope.open('n').value);
+    return new Response('{"outcome":"applied"}', { status: 200 });
+  };
+  const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, retries: 1, queueLimit: 1, fetch });
+  client.increment('n', 1);
+  const a = client.flush();
+  await new Promise((r) => setTimeout(r, 20));
+  client.increment('n', 10);
+  await client.flush();
+  release();
+  await a;
+  assert.deepEqual([client.stats().dropped, client.stats().queued], [0, 2]);
+  up = true;
+  await new Promise((r) => setTimeout(r, 60)); // past the backoff
+  await client.flush();
+  assert.equal(sums.reduce((x, y) => x + y, 0n), 11n);
+});

@@ -145,7 +145,7 @@ export function createClientWith(wasm, options) {
   }
   const doFetch = o.fetch ?? globalThis.fetch?.bind(globalThis);
   if (typeof doFetch !== 'function') throw new TypeError('createClient: no fetch in this runtime; pass options.fetch');
-  // A clock that answers garbage would stall every threshold and backoff: fall back to Date.now.
+  // A clock that answers garbage would stall every threshold and backoff: an error where read.
   const clock = o.now ?? (() => Date.now());
   const now = () => {
     const t = clock();
@@ -162,6 +162,8 @@ export function createClientWith(wasm, options) {
   };
   let events = 0;
   let firstEventAt = 0;
+  /** Whether what was recorded has passed a threshold (`maxEvents`, `maxAgeMs`). */
+  const due = () => events >= o.maxEvents || now() - firstEventAt >= o.maxAgeMs;
   let online = browser && typeof navigator === 'object' && 'onLine' in navigator ? navigator.onLine : true;
   let closed = false;
   // The client's backoff: failed sends in a row, and the time before which none is tried.
@@ -355,8 +357,7 @@ export function createClientWith(wasm, options) {
         // Everything delivered: after failures, or when closing, what was recorded meanwhile
         // goes now, and so does what passed its thresholds while the queue was full (otherwise
         // it waits for them).
-        const due = events >= o.maxEvents || now() - firstEventAt >= o.maxAgeMs;
-        if (failures > 0 || events === 0 || !(recovering || closed || due)) break;
+        if (failures > 0 || events === 0 || !(recovering || closed || due())) break;
         recovering = false;
         if (!cut()) break;
         continue;
@@ -411,8 +412,9 @@ export function createClientWith(wasm, options) {
         item.sleeping = false;
         if (!queue.includes(item)) continue;
       }
+      // Not held to the queue's limit here: an envelope back from a send (the queue may have
+      // filled meanwhile) is never dropped; only a split's parts push the queue past its limit.
       item.busySince = 0;
-      enforceLimit();
     }
   }
 
@@ -441,9 +443,9 @@ export function createClientWith(wasm, options) {
   /** Whether new envelopes are made: while sends succeed. While the server fails (or the client
    * is offline) the recorder merges what comes, which loses nothing (a queue would drop the
    * oldest), and the first drain that succeeds sends it. Once every queued envelope has
-   * exhausted its retries, one more is made per drain while the queue has room, so that an
-   * envelope the server cannot take does not hold back what comes after it; a full queue is
-   * never pushed over its limit this way. */
+   * exhausted its retries, one more is made per drain, so that an envelope the server cannot
+   * take does not hold back what comes after it. Never while the queue is full: its events stay
+   * in the recorder (a burst against a healthy server dropped the oldest envelopes). */
   const cutting = () => sending() && waiting() < o.queueLimit &&
     (failures === 0 || queue.every((i) => i.exhausted));
 
@@ -454,9 +456,8 @@ export function createClientWith(wasm, options) {
     const before = { sent: stats.sent, dropped: stats.dropped };
     let done;
     if (sending()) {
-      // Closing: what was recorded goes too, past the queue's limit if it must (nothing dropped).
-      if (cutting()) cut();
-      else if (closed && failures === 0) cut(false);
+      // Closing: what was recorded goes too (a closed client's queue drops nothing).
+      if (cutting() || (closed && failures === 0)) cut();
       done = timers ? startDrain() : drain();
     } else {
       done = Promise.resolve();
@@ -469,7 +470,7 @@ export function createClientWith(wasm, options) {
   function recorded() {
     if (events === 0) firstEventAt = now();
     events++;
-    if (events >= o.maxEvents || now() - firstEventAt >= o.maxAgeMs) {
+    if (due()) {
       // Where timers run, this also retries what waits once a backoff is over (with no flush
       // interval, nothing else would). Workers may not send outside
       // `ctx.waitUntil(client.flush())`: there the envelope is only made (and queued) here.

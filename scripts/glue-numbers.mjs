@@ -4,9 +4,8 @@
 // Why: wasm-bindgen's glue reads the object's pointer, then the engine converts each number
 // argument as the call enters WebAssembly. A `valueOf` that frees the object runs in between, so
 // the module was handed freed memory (measured: a freed WindowCounter went on counting). The
-// wrappers convert first, so such a call meets a freed object and says so. They also refuse what
-// is not a number (the engine turned "5" into 5 and "x" into NaN); a millisecond parameter takes a
-// Date as well.
+// wrappers take numbers only, so no user code runs in between; they refuse the rest (the engine
+// turned "5" into 5 and "x" into NaN). A millisecond parameter takes a Date as well.
 //
 // Usage: node scripts/glue-numbers.mjs pkg/web/edgesketch.d.ts
 import { readFileSync } from 'node:fs';

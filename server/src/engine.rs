@@ -709,6 +709,8 @@ struct Staged {
     base: Option<StoredSize>,
     /// The entries it merged in this batch, in order, to append as deltas; `None`: write it whole.
     deltas: Option<Vec<Vec<u8>>>,
+    /// Its bytes, when staging encoded it already (a roll-up, measured for the byte quota).
+    encoded: Option<Vec<u8>>,
 }
 
 /// How a staged sketch is written.
@@ -806,7 +808,12 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
         .map(|(ck, mut staged)| {
             let write = match staged.deltas.take() {
                 Some(deltas) => Write::Deltas(deltas),
-                None => Write::Whole(staged.sketch.to_bytes()),
+                None => Write::Whole(
+                    staged
+                        .encoded
+                        .take()
+                        .unwrap_or_else(|| staged.sketch.to_bytes()),
+                ),
             };
             (ck, staged, write)
         })
@@ -1166,6 +1173,7 @@ fn apply(
                 sketch: Arc::new(sketch),
                 base,
                 deltas: with_delta(pending, base, entry),
+                encoded: None,
             },
         );
     }
@@ -1240,7 +1248,9 @@ fn maintain(
         if series_buckets(&sketch) == series_buckets(&stored) {
             continue;
         }
-        stage(shared, tenants, batch, &tenant, key, sketch, base, false)?;
+        stage(
+            shared, tenants, batch, &tenant, key, sketch, None, base, false,
+        )?;
     }
     Ok(())
 }
@@ -1254,8 +1264,8 @@ fn series_buckets(sketch: &Sketch) -> usize {
     }
 }
 
-/// Puts a maintenance change into the batch (`creates`: a new key, counted in the tenant's
-/// keys; its bytes are counted at the commit).
+/// Puts a maintenance change into the batch (`encoded`: its bytes, if already made; `creates`: a
+/// new key, counted in the tenant's keys; its bytes are counted at the commit).
 #[allow(clippy::too_many_arguments)]
 fn stage(
     shared: &Shared,
@@ -1264,6 +1274,7 @@ fn stage(
     tenant: &Arc<str>,
     key: String,
     sketch: Sketch,
+    encoded: Option<Vec<u8>>,
     base: Option<StoredSize>,
     creates: bool,
 ) -> Result<(), ApiError> {
@@ -1280,6 +1291,7 @@ fn stage(
             sketch: Arc::new(sketch),
             base,
             deltas: None,
+            encoded,
         },
     );
     Ok(())
@@ -1358,9 +1370,11 @@ fn fold_rollup(
             return Ok(());
         }
     };
-    // What the roll-up adds to the tenant's bytes, with what this batch may add already.
-    let held = base.map_or(0, |b| b.whole + b.deltas) as u64;
-    let growth = (rollup.to_bytes().len() as u64).saturating_sub(held);
+    // What the roll-up adds to the tenant's bytes, with what this batch may add already. Its
+    // bytes go to the commit, which would otherwise encode it again.
+    let encoded = rollup.to_bytes();
+    let held = base.map_or(0, StoredSize::total) as u64;
+    let growth = (encoded.len() as u64).saturating_sub(held);
     let pending = batch.growth.get(tenant).copied().unwrap_or(0);
     if usage.bytes + pending + growth > max_bytes {
         tracing::warn!(%tenant, key = %name, max_bytes, "no roll-up: it would take the tenant past its byte quota");
@@ -1374,6 +1388,7 @@ fn fold_rollup(
         tenant,
         name,
         rollup,
+        Some(encoded),
         base,
         existing.is_none(),
     )

@@ -1066,6 +1066,17 @@ struct FlakyStore {
     unreadable: std::sync::Mutex<Option<String>>,
 }
 
+impl FlakyStore {
+    fn open(dir: &tempfile::TempDir, failing: bool) -> Arc<Self> {
+        Arc::new(FlakyStore {
+            inner: SqliteStore::open(dir.path()).unwrap(),
+            failing: failing.into(),
+            commits: AtomicUsize::new(0),
+            unreadable: None.into(),
+        })
+    }
+}
+
 impl Store for FlakyStore {
     fn load_sketch(&self, t: &str, k: &str) -> Result<Option<StoredSketch>, StoreError> {
         if self.unreadable.lock().unwrap().as_deref() == Some(k) {
@@ -1118,12 +1129,7 @@ impl Store for FlakyStore {
 #[tokio::test]
 async fn failed_commits_and_overload_answer_503_and_retries_apply_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(FlakyStore {
-        inner: SqliteStore::open(dir.path()).unwrap(),
-        failing: true.into(),
-        commits: AtomicUsize::new(0),
-        unreadable: None.into(),
-    });
+    let store = FlakyStore::open(&dir, true);
     let mut c = config(&dir);
     c.queue = 2;
     c.batch_max = 1;
@@ -1913,12 +1919,7 @@ async fn roll_ups_keep_within_the_tenants_quotas() {
 #[tokio::test]
 async fn maintenance_passes_over_a_key_that_does_not_load() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(FlakyStore {
-        inner: SqliteStore::open(dir.path()).unwrap(),
-        failing: false.into(),
-        commits: AtomicUsize::new(0),
-        unreadable: None.into(),
-    });
+    let store = FlakyStore::open(&dir, false);
     let c = config(&dir);
     let s = server_with_store(dir, c, store.clone());
     let app = &s.app;

@@ -284,13 +284,16 @@ async fn slow_headers_are_cut_off_and_cannot_lock_out_or_block_shutdown() {
     let state = AppState::with_store(store, config, auth(), Arc::new(|| NOW)).unwrap();
     let live = Live::start(state).await;
     let addr = live.base.trim_start_matches("http://").to_string();
-    let slow = || async {
-        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        s.write_all(b"POST /v1/ingest HTTP/1.1\r\nHost: x\r\n")
-            .await
-            .unwrap();
-        s
+    // A connection that sends `opening` and then nothing.
+    let stalled = |opening: &'static [u8]| {
+        let addr = addr.clone();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            s.write_all(opening).await.unwrap();
+            s
+        }
     };
+    let slow = || stalled(b"POST /v1/ingest HTTP/1.1\r\nHost: x\r\n");
 
     // Two half-sent requests take both connections; a third request waits for one of them to be
     // cut off, then is answered.
@@ -313,13 +316,7 @@ async fn slow_headers_are_cut_off_and_cannot_lock_out_or_block_shutdown() {
     // The HTTP/2 preface and nothing after it (h2c prior knowledge): hyper's HTTP/2 has no
     // header timeout, so two of these held both connections for good. The server speaks
     // HTTP/1 only now: they are closed, and others are served.
-    let h2c = || async {
-        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-            .await
-            .unwrap();
-        s
-    };
+    let h2c = || stalled(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
     let (mut c, mut d) = (h2c().await, h2c().await);
     let livez = tokio::time::timeout(
         Duration::from_secs(3),

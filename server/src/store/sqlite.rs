@@ -40,6 +40,13 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The writer's connection.
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        self.writer
+            .lock()
+            .map_err(|_| StoreError("writer lock poisoned".into()))
+    }
+
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
@@ -292,10 +299,7 @@ impl Store for SqliteStore {
     }
 
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError("writer lock poisoned".into()))?;
+        let mut conn = self.writer()?;
         let tx = conn.transaction().map_err(err("begin"))?;
         {
             let mut put = tx
@@ -347,10 +351,7 @@ impl Store for SqliteStore {
     }
 
     fn check(&self) -> Result<(), StoreError> {
-        let conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError("writer lock poisoned".into()))?;
+        let conn = self.writer()?;
         let result: String = conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .map_err(err("integrity check"))?;
@@ -364,10 +365,7 @@ impl Store for SqliteStore {
     /// Copies the write-ahead log into the database file and empties it (`TRUNCATE`), so that
     /// after a clean stop `edgesketch.sqlite3` alone holds every commit.
     fn close(&self) -> Result<(), StoreError> {
-        let conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError("writer lock poisoned".into()))?;
+        let conn = self.writer()?;
         let (busy, _, _): (i64, i64, i64) = conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
