@@ -7,6 +7,7 @@
 #   scripts/bench-server.sh                 # the benchmark: small and dense envelopes, ~2 minutes
 #   scripts/bench-server.sh --soak 600      # small envelopes for 600 s, server memory every 10 s
 #   scripts/bench-server.sh -- --clients 64 # anything after -- goes to the load generator
+#   SERVER_BIN=/tmp/old/edgesketch-server scripts/bench-server.sh  # another build (A/B runs)
 #
 # Needs redis-server on the PATH (Debian: apt-get install redis-server). Everything listens on
 # 127.0.0.1 only.
@@ -59,7 +60,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-EDGESKETCH_LOG=warn "$bin/edgesketch-server" --open --listen 127.0.0.1:0 \
+EDGESKETCH_LOG=warn "${SERVER_BIN:-$bin/edgesketch-server}" --open --listen 127.0.0.1:0 \
     --data-dir "$work/data" --www-dir "$work/www" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 url=""

@@ -157,6 +157,36 @@ proptest! {
     }
 
     #[test]
+    fn raised_registers_merged_into_the_earlier_sketch_give_the_later(
+        p in prop_oneof![3 => Just(14u8), 1 => 4u8..=16],
+        seed in any::<u64>(),
+        more in hashes(),
+    ) {
+        // Dense from the start: far past 5m/4 distinct items.
+        let base = build(p, &(0..4u64 << p).map(|i| hash_item(&(seed ^ i).to_le_bytes())).collect::<Vec<_>>());
+        let later = merged(&base, &build(p, &more));
+        let raised = later.raised_over(&base).expect("both dense");
+        let rose = later.registers().iter().zip(base.registers()).filter(|(a, b)| *a > b).count();
+        prop_assert_eq!(raised.registers().iter().filter(|&&r| r != 0).count(), rose);
+        prop_assert_eq!(raised.is_empty(), rose == 0);
+        // A store keeps its bytes: through the wire and back, then merged in.
+        let stored = HyperLogLog::from_bytes(&raised.to_bytes()).unwrap();
+        prop_assert_eq!(merged(&base, &stored).registers(), later.registers());
+        prop_assert_eq!(merged(&base, &stored).to_bytes(), later.to_bytes());
+        // Sparse (smaller than the sketch) while few registers rose.
+        if rose <= (3usize << p) / 16 {
+            prop_assert!(raised.is_sparse());
+            prop_assert!(raised.to_bytes().len() < later.to_bytes().len());
+        }
+        // Only dense sketches of one precision answer.
+        prop_assert!(later.raised_over(&build(p, &[1, 2, 3])).is_none());
+        prop_assert!(build(p, &[1, 2, 3]).raised_over(&base).is_none());
+        if p > 4 {
+            prop_assert!(later.raised_over(&base.fold(p - 1).unwrap()).is_none());
+        }
+    }
+
+    #[test]
     fn estimates_never_fall_below_what_was_certainly_seen(p in precision(), hs in hashes()) {
         let h = build(p, &hs);
         let e = h.estimate();

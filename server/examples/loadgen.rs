@@ -48,6 +48,9 @@ const SMALL_COUNTER_KEYS: u32 = 100;
 /// (20,000 items still encode sparse in an envelope, 10.4 KB; from ~50,000 on they are dense.)
 const DENSE_POOL: usize = 128;
 const DENSE_ITEMS: usize = 100_000;
+/// Items of its own added to each dense envelope's HyperLogLog, so that every envelope brings
+/// something new to its key (the pool alone stops raising registers once a key holds it all).
+const DENSE_FRESH_ITEMS: usize = 2_000;
 const DENSE_KEYS: u32 = 64;
 /// The targets, as the tables name them.
 const SERVER: &str = "edgesketch-server";
@@ -236,7 +239,7 @@ fn build_client(
     count: usize,
     client: usize,
     nonce: u64,
-    pool: &[(HyperLogLog, Arc<Vec<u8>>)],
+    pool: &[HyperLogLog],
     now: i64,
 ) -> edgesketch::Result<Vec<Work>> {
     let mut rng =
@@ -250,10 +253,13 @@ fn build_client(
         let (hlls, counters) = match scenario {
             Scenario::Small => record_small(recorder, &mut rng, true)?,
             Scenario::Dense => {
-                let (h, redis) = &pool[rng.random_range(0..pool.len())];
+                let mut h = pool[rng.random_range(0..pool.len())].clone();
+                for _ in 0..DENSE_FRESH_ITEMS {
+                    h.insert(&rng.random::<u64>().to_le_bytes());
+                }
                 let key = format!("bench:dense:hll:{}", rng.random_range(0..DENSE_KEYS));
-                recorder.hyperloglog(&key, PRECISION)?.merge(h)?;
-                (vec![(key, Arc::clone(redis))], Vec::new())
+                recorder.hyperloglog(&key, PRECISION)?.merge(&h)?;
+                (vec![(key, Arc::new(h.to_redis()?))], Vec::new())
             }
         };
         let envelope = recorder
@@ -277,15 +283,14 @@ fn build(
     nonce: u64,
 ) -> edgesketch::Result<Workload> {
     let mut rng = SmallRng::seed_from_u64(nonce ^ u64::from(scenario.tag()));
-    let pool: Vec<(HyperLogLog, Arc<Vec<u8>>)> = if scenario == Scenario::Dense {
+    let pool: Vec<HyperLogLog> = if scenario == Scenario::Dense {
         (0..DENSE_POOL)
             .map(|_| {
                 let mut h = HyperLogLog::new(PRECISION)?;
                 for _ in 0..DENSE_ITEMS {
                     h.insert(&rng.random::<u64>().to_le_bytes());
                 }
-                let redis = Arc::new(h.to_redis()?);
-                Ok((h, redis))
+                Ok(h)
             })
             .collect::<edgesketch::Result<_>>()?
     } else {
@@ -694,10 +699,22 @@ fn batch_note(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> 
     let envelopes = delta("edgesketch_batch_envelopes_sum");
     let commits = delta("edgesketch_commit_duration_seconds_count");
     let commit_s = delta("edgesketch_commit_duration_seconds_sum");
+    let writes = |kind: &str| {
+        let label = format!("{{kind=\"{kind}\"}}");
+        (
+            delta(&format!("edgesketch_sketch_writes_total{label}")),
+            delta(&format!("edgesketch_sketch_written_bytes_total{label}")),
+        )
+    };
+    let ((wholes, whole_bytes), (deltas, delta_bytes)) = (writes("whole"), writes("delta"));
     format!(
-        "{batches:.0} batches, {:.1} envelopes per batch, {:.2} ms per commit on average",
+        "{batches:.0} batches, {:.1} envelopes per batch, {:.2} ms per commit on average; \
+         sketches written whole {wholes:.0} times ({:.0} bytes each on average), \
+         deltas appended {deltas:.0} times ({:.0} bytes each)",
         envelopes / batches,
-        commit_s * 1e3 / commits
+        commit_s * 1e3 / commits,
+        whole_bytes / wholes,
+        delta_bytes / deltas,
     )
 }
 

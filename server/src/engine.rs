@@ -10,10 +10,11 @@
 //!    merges into a copy of the stored sketch, quotas are checked, and only then is the admission
 //!    recorded. Copies go into the batch's dirty set; nothing visible has changed yet.
 //! 3. One transaction writes the dirty sketches and the touched tenants' ledgers. A stored
-//!    HyperLogLog that merged only small sparse entries is not re-encoded: the entries' bytes are
-//!    appended as its deltas (until they add up to its size; then it is written whole and they
-//!    are dropped), and a load merges them back in order: the sketch the writer would hold had it
-//!    loaded the key's bytes and merged those entries. (In the sparse range a sketch merged in
+//!    HyperLogLog is not re-encoded for what an entry changed: a sparse entry's bytes, or for a
+//!    dense entry merged into a dense key the registers it raised (nothing at all if it raised
+//!    none), are appended as its deltas (until they add up to its size; then it is written whole
+//!    and they are dropped), and a load merges them back in order: the sketch the writer would
+//!    hold had it loaded the key's bytes and merged those entries. (In the sparse range a sketch merged in
 //!    memory keeps its items' hashes at more bits than its encoding, so after any reload later
 //!    encodings may differ from a never-reloaded one's; the registers do not.)
 //!    Only after the commit are the copies put into the cache and every request of the batch
@@ -592,24 +593,41 @@ fn merge_delta(sketch: &mut Sketch, delta: &[u8]) -> Result<(), ApiError> {
     }
 }
 
-/// A staged key's deltas after it merged `entry`, or `None` once the key must be written whole:
-/// a key the batch creates, an entry that is not a sparse HyperLogLog (a dense one is as large
-/// as the sketch it merges into), or deltas past [`DELTAS_MIN_BYTES`] or the sketch's size.
+/// A staged key's deltas after it merged `entry` (turning `previous` into `merged`), or `None`
+/// once the key must be written whole: a key the batch creates, an entry that is not a
+/// HyperLogLog, a change too large to be sparse, or deltas past [`DELTAS_MIN_BYTES`] or the
+/// sketch's size.
+///
+/// A sparse HyperLogLog entry is appended as it came. A dense one is as large as the sketch it
+/// merges into, so what is appended is the registers it raised: few once the key holds many
+/// items, and none when it brings nothing new (then nothing is written for the key).
 fn with_delta(
     pending: Option<Vec<Vec<u8>>>,
     base: Option<StoredSize>,
     entry: &Sketch,
+    previous: Option<&Sketch>,
+    merged: &Sketch,
 ) -> Option<Vec<Vec<u8>>> {
     let (base, mut pending) = (base?, pending?);
-    if !matches!(entry, Sketch::HyperLogLog(h) if h.is_sparse()) {
-        return None;
-    }
     let limit = base.whole.max(DELTAS_MIN_BYTES);
     let before = base.deltas + deltas_len(&pending);
     if before >= limit {
         return None;
     }
-    let bytes = entry.to_bytes();
+    let bytes = match (entry, previous, merged) {
+        (Sketch::HyperLogLog(h), _, _) if h.is_sparse() => entry.to_bytes(),
+        (Sketch::HyperLogLog(_), Some(Sketch::HyperLogLog(was)), Sketch::HyperLogLog(now)) => {
+            let raised = now.raised_over(was)?;
+            if raised.is_empty() {
+                return Some(pending);
+            }
+            if !raised.is_sparse() {
+                return None;
+            }
+            Sketch::HyperLogLog(raised).to_bytes()
+        }
+        _ => return None,
+    };
     if before + bytes.len() > limit {
         return None;
     }
@@ -1053,13 +1071,13 @@ fn apply(
             });
             continue;
         }
-        let (mut sketch, base, is_new) = match current {
+        let (mut sketch, base, previous) = match current {
             Some((stored, base)) => {
                 let mut s = (*stored).clone();
                 s.advance(now);
-                (s, base, false)
+                (s, base, Some(stored))
             }
-            None => (incoming.emptied_at(now), None, true),
+            None => (incoming.emptied_at(now), None, None),
         };
         match sketch.merge(incoming, &admission) {
             Ok(EntryMerge { series }) => {
@@ -1086,10 +1104,10 @@ fn apply(
                         });
                     }
                 }
-                if is_new {
+                if previous.is_none() {
                     new_keys += 1;
                 }
-                staged.push((key, sketch, base, incoming));
+                staged.push((key, sketch, base, incoming, previous));
             }
             Err(e) => {
                 let code = match e {
@@ -1146,7 +1164,7 @@ fn apply(
     report.merged = staged.len();
     let info = senders.entry(id.replica).or_default();
     info.applied += 1;
-    for (key, sketch, base, entry) in staged {
+    for (key, sketch, base, entry, previous) in staged {
         let prefix = key_prefix(key);
         if info.prefixes.len() < MAX_PREFIXES && !info.prefixes.iter().any(|p| &**p == prefix) {
             let shared_prefix = match prefixes.get(prefix) {
@@ -1165,6 +1183,7 @@ fn apply(
             Some(earlier) => earlier.deltas,
             None => Some(Vec::new()),
         };
+        let deltas = with_delta(pending, base, entry, previous.as_deref(), &sketch);
         batch.dirty.insert(
             ck,
             Staged {
@@ -1172,7 +1191,7 @@ fn apply(
                 key: key.to_string(),
                 sketch: Arc::new(sketch),
                 base,
-                deltas: with_delta(pending, base, entry),
+                deltas,
                 encoded: None,
             },
         );

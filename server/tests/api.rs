@@ -1396,10 +1396,7 @@ async fn the_parts_of_a_split_envelope_settle_its_sequence() {
 /// a restart: the second part of a split still applies, the refused original does not.
 #[tokio::test]
 async fn a_part_of_an_envelope_applied_whole_changes_nothing_also_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let c = config(&dir);
-    let first = server_with_store(dir, c, store.clone());
+    let (first, store) = restartable();
     let app = &first.app;
     let mut sender = edgesketch::Recorder::with_replica(ReplicaId([9; 16]));
     let envelope_of = |sender: &mut edgesketch::Recorder| {
@@ -1460,6 +1457,14 @@ async fn a_part_of_an_envelope_applied_whole_changes_nothing_also_after_a_restar
     assert_eq!(drift["missing_envelopes"], 0, "{drift}");
 }
 
+/// A server on a SQLite store of its own, and the store, to restart it on.
+fn restartable() -> (TestServer, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let c = config(&dir);
+    (server_with_store(dir, c, store.clone()), store)
+}
+
 /// Closes `first` and starts a server on its store and data directory.
 fn restart<S: Store>(first: TestServer, store: &Arc<S>) -> TestServer {
     let TestServer {
@@ -1481,10 +1486,7 @@ fn restart<S: Store>(first: TestServer, store: &Arc<S>) -> TestServer {
 /// precision (folded down) and a dense entry replay too.
 #[tokio::test]
 async fn hyperloglog_deltas_replay_byte_for_byte_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let c = config(&dir);
-    let first = server_with_store(dir, c, store.clone());
+    let (first, store) = restartable();
     let app = &first.app;
     let base = envelope(
         1,
@@ -1591,6 +1593,61 @@ async fn hyperloglog_deltas_replay_byte_for_byte_after_a_restart() {
     );
 }
 
+/// A dense HyperLogLog entry merged into a dense key appends only the registers it raised (a
+/// sparse delta, a fraction of the sketch); the same entry again writes nothing for the key; one
+/// that raises too many registers writes the key whole. A server started cold on the same store
+/// holds the same bytes, and the registers are the union of every entry.
+#[tokio::test]
+async fn dense_entries_into_a_dense_key_append_only_the_registers_they_raised() {
+    let (first, store) = restartable();
+    let app = &first.app;
+    let mut union = HyperLogLog::new(14).unwrap();
+    let mut seq = 0;
+    let mut send = async |entry: HyperLogLog| {
+        union.merge(&entry).unwrap();
+        seq += 1;
+        let e = envelope(3, seq, NOW, vec![("visitors", entry.into())]);
+        let answer = ingest(app, ACME, &e).await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json());
+        assert_eq!(answer.json()["merged"], 1);
+        store.load_sketch("acme", "visitors").unwrap().unwrap()
+    };
+    let whole = send(hll(1_000_000, "a")).await;
+    assert!(whole.deltas.is_empty(), "a new key is written whole");
+    let stored = send(hll(40_000, "b")).await;
+    assert_eq!(stored.bytes, whole.bytes, "not rewritten");
+    assert_eq!(stored.deltas.len(), 1);
+    let delta = HyperLogLog::from_bytes(&stored.deltas[0]).unwrap();
+    assert!(delta.is_sparse());
+    assert!(
+        stored.deltas[0].len() * 4 < whole.bytes.len(),
+        "{} bytes of raised registers against {} for the sketch",
+        stored.deltas[0].len(),
+        whole.bytes.len()
+    );
+    let again = send(hll(40_000, "b")).await;
+    assert_eq!(again.deltas, stored.deltas, "nothing new, nothing written");
+    let more = send(hll(40_000, "c")).await;
+    assert_eq!(more.deltas.len(), 2);
+    assert_eq!(more.deltas[0], stored.deltas[0]);
+    // Twice the items the key holds raise most registers: written whole.
+    let rewritten = send(hll(2_000_000, "e")).await;
+    assert!(rewritten.deltas.is_empty());
+    assert_ne!(rewritten.bytes, whole.bytes);
+    let pending = send(hll(30_000, "f")).await;
+    assert_eq!(pending.deltas.len(), 1, "the restart must merge it");
+    let before = state_of(app, ACME).await;
+    let second = restart(first, &store);
+    let after = state_of(&second.app, ACME).await;
+    assert_eq!(before, after, "keys, senders and usage");
+    let edgesketch::Sketch::HyperLogLog(held) =
+        edgesketch::Sketch::from_bytes(&after.0["visitors"]).unwrap()
+    else {
+        panic!("a HyperLogLog");
+    };
+    assert_eq!(held.registers(), union.registers());
+}
+
 /// A restarted server must go on merging like one that never stopped. Two servers get the same
 /// envelopes; one restarts cold every 15 envelopes (its HyperLogLog loaded from its bytes plus
 /// deltas) while its key passes through the sparse, mid and dense ranges. After each restart and
@@ -1601,10 +1658,7 @@ async fn hyperloglog_deltas_replay_byte_for_byte_after_a_restart() {
 #[tokio::test]
 async fn a_server_restarted_at_every_stage_merges_like_one_that_never_stopped() {
     let warm = server(|_| {});
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let c = config(&dir);
-    let mut cold = server_with_store(dir, c, store.clone());
+    let (mut cold, store) = restartable();
     let mut restarts = 0;
     let mut saw_deltas = 0;
     for seq in 1..=330u64 {
@@ -1635,13 +1689,7 @@ async fn a_server_restarted_at_every_stage_merges_like_one_that_never_stopped() 
             saw_deltas += 1;
         }
         if seq % 15 == 0 {
-            let TestServer {
-                state, app, dir, ..
-            } = cold;
-            state.engine().close();
-            drop((state, app));
-            let c = config(&dir);
-            cold = server_with_store(dir, c, store.clone());
+            cold = restart(cold, &store);
             restarts += 1;
             assert_same_values(&warm.app, &cold.app, &format!("restart {restarts}")).await;
         }
@@ -1687,10 +1735,7 @@ async fn assert_same_values(a: &axum::Router, b: &axum::Router, when: &str) {
 /// Each is now refused alone, and the key reads the same before and after a restart.
 #[tokio::test]
 async fn an_entry_of_other_parameters_is_refused_and_the_key_stays_readable() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let c = config(&dir);
-    let first = server_with_store(dir, c, store.clone());
+    let (first, store) = restartable();
     let app = &first.app;
     let hour = series(1_000, 3_600_000);
     let unique = |precision: u8, items: u32| {

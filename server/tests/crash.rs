@@ -2,8 +2,8 @@
 //! restarted on the same store, again and again. Afterwards every envelope that was ever
 //! acknowledged is present exactly once (a resend is a duplicate, and the counter equals the sum
 //! of every envelope made, each delivered until acknowledged), none lost from a HyperLogLog that
-//! takes them as deltas (its registers equal the union of every envelope's), and the database is
-//! intact.
+//! takes them as deltas, sparse entries and the registers dense ones raised (its registers equal
+//! the union of every envelope's), and the database is intact.
 //!
 //! `EDGESKETCH_CRASH_ITERATIONS` sets the number of kills (default 20).
 
@@ -134,8 +134,11 @@ async fn sender(
                     .unwrap()
                     .insert(&amount.to_le_bytes());
                 // New items each time: the key grows past the size where the server appends
-                // small entries as deltas and folds them in now and then.
-                let items: Vec<[u8; 16]> = (0..12)
+                // small entries as deltas and folds them in now and then. One envelope in 25
+                // carries a dense entry: once the key is dense and large, the server appends
+                // only the registers it raised.
+                let count = if rng.random_ratio(1, 25) { 30_000 } else { 12 };
+                let items: Vec<[u8; 16]> = (0..count)
                     .map(|_| rng.random::<u128>().to_le_bytes())
                     .collect();
                 let visitors = r.hyperloglog("visitors", 14).unwrap();

@@ -2,7 +2,7 @@
 //! embedded SQLite store is the default; a Redis Cluster backend can implement the same trait.
 //!
 //! What a store keeps, per tenant: each key's sketch (its bare bytes, docs/FORMAT.md §3), the
-//! entries merged into it since it was last written whole (its *deltas*, see
+//! changes merged into it since it was last written whole (its *deltas*, see
 //! [`CommitBatch::deltas`]) and the tenant's ledger (which envelopes were applied).
 //! [`Store::commit`] writes a batch of all three atomically: that is the exactly-once rule's
 //! durability (an envelope's merge and its ledger entry land together or not at all).
@@ -79,8 +79,8 @@ pub struct CommitBatch<'a> {
     /// Sketches to insert or replace whole; writing a key whole drops its deltas (the new bytes
     /// include them).
     pub sketches: Vec<SketchWrite<'a>>,
-    /// Deltas to append to stored keys, in the order they were merged: the bare bytes of an
-    /// entry that the key's sketch merged. Cheaper than rewriting a large sketch for a small
+    /// Deltas to append to stored keys, in the order they were merged: the bare bytes of a
+    /// sketch that the key's sketch merged (an entry as sent, or the registers an entry raised). Cheaper than rewriting a large sketch for a small
     /// entry; only for families whose merge needs nothing but the two sketches (HyperLogLog).
     /// A key is in `sketches` or in `deltas` of one batch, never both, and only keys stored
     /// before the batch get deltas.
