@@ -149,3 +149,40 @@ fn duplicates_do_not_count() {
     let e = h.estimate();
     assert!((e.value - 3000.0).abs() < 3.0, "{e:?}");
 }
+
+/// While few keys have collided, the items lost to collisions are a Poisson count with a mean
+/// below a few, and the 95 % interval must still contain the truth about 95 % of the time. A
+/// normal interval lay less than one item above the count and held only 87-91 % of the time in
+/// these cases, found by an audit: p = 18 at 29,000 items (32-bit keys), p = 4 at 6 items (7-bit
+/// keys), p = 14 at 1,000 items after the wire format cut the keys to 20 bits.
+#[test]
+fn intervals_hold_while_few_keys_collide() {
+    for (p, n, seeds, round_trip) in [
+        (18u8, 29_000usize, 1_000u64, false),
+        (4, 6, 4_000, false),
+        (14, 1_000, 2_000, true),
+    ] {
+        let mut missed = 0;
+        for seed in 0..seeds {
+            let mut h = HyperLogLog::new(p).unwrap();
+            for item in items(1_000 + seed, n) {
+                h.insert(item.as_bytes());
+            }
+            if round_trip {
+                h = HyperLogLog::from_bytes(&h.to_bytes()).unwrap();
+            }
+            let e = h.estimate();
+            let truth = n as f64;
+            if !(e.lower <= truth && truth <= e.upper) {
+                missed += 1;
+            }
+        }
+        let rate = f64::from(missed) / seeds as f64;
+        eprintln!("p={p} n={n} round trip {round_trip}: {missed}/{seeds} intervals missed");
+        // At a true 5 %, 6.5 % is more than two standard errors away at these seed counts.
+        assert!(
+            rate <= 0.065,
+            "p={p} n={n}: {missed} of {seeds} intervals missed the truth"
+        );
+    }
+}

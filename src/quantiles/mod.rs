@@ -15,10 +15,12 @@
 //!
 //! # Memory
 //! Each store keeps at most `max_bins` consecutive buckets (default 2048: with `α = 1 %` that spans
-//! 40 orders of magnitude, from nanoseconds to centuries). Beyond that the *lowest* buckets
-//! collapse into one, so memory stays fixed and the upper quantiles (the ones dashboards show) keep
-//! their guarantee; quantiles that fall into a collapsed bucket lose it, and
-//! [`Quantiles::collapsed`] says when that happened.
+//! `2048 · log10 γ` ≈ 17.8 orders of magnitude, a nanosecond to about 20 years). Beyond that each
+//! store's buckets of the *smallest magnitudes* collapse into one, so memory stays fixed. For
+//! positive values (latencies, sizes) the upper quantiles, the ones dashboards show, keep their
+//! guarantee; for negative values it is the other way round: those nearest zero (the upper
+//! quantiles) lose it first, as in DataDog's collapsing-lowest stores. Quantiles that fall into a
+//! collapsed bucket lose the guarantee, and [`Quantiles::collapsed`] says when that happened.
 //!
 //! # Merge and wire format
 //! Bucket counts add, so merging needs the ledger's [`Admission`] (or [`Quantiles::merge_local`]
