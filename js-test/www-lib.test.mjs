@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 const www = resolve(process.env.EDGESKETCH_WWW ?? 'www');
 const es = await import(pathToFileURL(`${www}/vendor/edgesketch/node.mjs`).href);
 const { intervalQuantiles } = await import(pathToFileURL(`${www}/lib/interval.js`).href);
+const { ratesOnGrid, pairByTime, commonStep } = await import(pathToFileURL(`${www}/lib/steps.js`).href);
 
 let seed = 7;
 const random = () => {
@@ -101,4 +102,28 @@ test('nothing new, a shrunken sketch or no baseline', () => {
   smaller.add(5);
   assert.equal(intervalQuantiles(a, smaller, QS, 0.01), null, 'a restart or another key');
   assert.deepEqual(intervalQuantiles(null, a, QS, 0.01), Array.from(a.quantiles(QS)), 'no baseline: everything');
+});
+
+test('window series of other bucket widths are compared by time, not by position', () => {
+  const point = (t, sum) => ({ t, stats: { sum } });
+  // Requests in 60-s buckets, errors in 1-s buckets, asked at the wider step from one aligned
+  // start: 6,000 requests and 3,000 errors in the minute at 540,000 -> 50 %.
+  const requests = { bucket_ms: 60_000, step_ms: 60_000, points: [point(540_000, 6_000), point(600_000, 0)] };
+  const errors = { bucket_ms: 1_000, step_ms: 60_000, points: [point(540_000, 3_000), point(600_000, 0)] };
+  assert.equal(commonStep(10_000, 60_000, 1_000), 60_000);
+  assert.deepEqual(pairByTime(requests, errors), [[540_000, 6_000, 3_000], [600_000, 0, 0]]);
+  // Errors asked at their own 1-s step: summed into the minute that holds their start.
+  const fine = { bucket_ms: 1_000, step_ms: 1_000, points: [point(540_000, 1_000), point(599_000, 2_000), point(600_000, 7)] };
+  assert.deepEqual(pairByTime(requests, fine), [[540_000, 6_000, 3_000], [600_000, 0, 7]]);
+
+  // A 60-s bucket on a 1-s grid is its average rate over the minute, not one spike; the minute
+  // still filling (ends after `end`) is left out.
+  const grid = [];
+  for (let t = 590_000; t < 610_000; t += 1000) grid.push(t);
+  const rates = ratesOnGrid({ bucket_ms: 60_000, step_ms: 60_000, points: [point(540_000, 6_000), point(600_000, 50)] }, grid, 1000, 630_000);
+  assert.deepEqual(rates.slice(0, 10), Array(10).fill(100));
+  assert.deepEqual(rates.slice(10), Array(10).fill(null));
+  // 1-s buckets map one to one.
+  const perSecond = ratesOnGrid({ bucket_ms: 1_000, step_ms: 1_000, points: grid.map((t, i) => point(t, i)) }, grid, 1000, 700_000);
+  assert.deepEqual(perSecond, grid.map((_, i) => i));
 });

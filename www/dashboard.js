@@ -9,6 +9,7 @@ import {
 } from './lib/api.js';
 import { PALETTE, timeChart } from './lib/charts.js';
 import { intervalQuantiles } from './lib/interval.js';
+import { commonStep, pairByTime, ratesOnGrid } from './lib/steps.js';
 
 const $ = (selector) => document.querySelector(selector);
 /** Refreshes at most this often, however many changes the server announces. */
@@ -45,6 +46,8 @@ window.__dashboard = state;
 const charts = state.charts;
 // Charts that keep their own history (uPlot's columns: time in seconds, then one per series).
 const ingestTrack = { columns: [[], []], last: null };
+/** Bucket width of each window counter key seen, so its series is asked at a step it fills. */
+const bucketOf = new Map();
 const quantileTrack = { key: null, prev: null, columns: [[], [], [], []] };
 
 // ---------------------------------------------------------------------------------------------
@@ -82,8 +85,9 @@ async function refresh() {
     state.nowMs = tenant.json.now_ms;
     state.nowAt = performance.now();
     $('#tenant-name').textContent = `tenant ${tenant.json.tenant}`;
-    state.keys = await listKeys();
-    const ctx = { tenant, now: state.nowMs, keys: state.keys };
+    const listing = await listKeys();
+    state.keys = listing.keys;
+    const ctx = { tenant, now: state.nowMs, keys: listing.keys, complete: listing.complete, familyKeys: familyLister(listing) };
     await Promise.all([
       panel('overview', () => overview(ctx)),
       panel('uniques', () => uniques(ctx)),
@@ -132,7 +136,10 @@ async function panel(id, update) {
   }
 }
 
-/** Every key of the tenant (first 5000), with family, size and last update. */
+/** Most keys listed each refresh (for the overview), by name. */
+const MAX_KEYS_LISTED = 5000;
+
+/** The tenant's keys (the first MAX_KEYS_LISTED by name) with family, size and last update. */
 async function listKeys() {
   const keys = [];
   let after;
@@ -140,11 +147,31 @@ async function listKeys() {
     const page = await api.json('/v1/keys', { limit: 1000, after });
     keys.push(...page.json.keys);
     after = page.json.next ?? undefined;
-  } while (after !== undefined && keys.length < 5000);
-  return keys;
+  } while (after !== undefined && keys.length < MAX_KEYS_LISTED);
+  return { keys, complete: after === undefined };
 }
 
 const ofFamily = (keys, family) => keys.filter((k) => k.family === family).map((k) => k.key);
+
+/**
+ * A family's keys by name: from the listing when it holds every key, else asked by family (the
+ * first 1000; `more` set if there are others), so that a tenant's many keys of one family never
+ * hide the others.
+ */
+function familyLister(listing) {
+  const asked = new Map();
+  return (family) => {
+    if (listing.complete) return Promise.resolve(ofFamily(listing.keys, family));
+    if (!asked.has(family)) {
+      asked.set(family, api.json('/v1/keys', { family, limit: 1000 }).then((page) => {
+        const names = page.json.keys.map((k) => k.key);
+        names.more = page.json.next != null;
+        return names;
+      }));
+    }
+    return asked.get(family);
+  };
+}
 
 /** At most this many keys of a family get their own requests each refresh (the first by name). */
 const MAX_KEYS_SHOWN = 24;
@@ -157,7 +184,8 @@ function capped(list, selector, max = MAX_KEYS_SHOWN) {
     note = el('span', '', { class: 'more' });
     caption.append(note);
   }
-  note.textContent = list.length > max ? ` (the first ${max} of ${formatNumber(list.length)})` : '';
+  const total = `${formatNumber(list.length)}${list.more ? '+' : ''}`;
+  note.textContent = list.length > max || list.more ? ` (the first ${Math.min(max, list.length)} of ${total})` : '';
   return list.slice(0, max);
 }
 
@@ -176,7 +204,7 @@ function serverNow() {
 // ---------------------------------------------------------------------------------------------
 // Overview
 
-async function overview({ tenant, now, keys }) {
+async function overview({ tenant, now, keys, complete }) {
   const [ready, drift] = await Promise.all([
     fetch('/readyz', { cache: 'no-store' }).then(async (r) => ({ ok: r.ok, text: (await r.text()).trim() }))
       .catch((e) => ({ ok: false, text: e.message })),
@@ -233,7 +261,11 @@ async function overview({ tenant, now, keys }) {
     row.family = family;
     return row;
   }));
-  fillRows('#keys', keys.slice(0, 500).map((k) => [
+  // Counted over the listed keys: say so when that is not all of them.
+  const familiesNote = $('#families-note');
+  familiesNote.textContent = complete ? '' : ` (over the first ${formatNumber(keys.length)} keys by name of ${formatNumber(tenant.json.keys)})`;
+  const listedKeys = Object.assign([...keys], { more: !complete });
+  fillRows('#keys', capped(listedKeys, '#keys', 500).map((k) => [
     (() => {
       const cell = el('td');
       cell.append(el('button', k.key, { type: 'button', class: 'link', 'data-key': k.key, 'data-family': k.family }));
@@ -300,10 +332,10 @@ async function downloadKey(format) {
 // ---------------------------------------------------------------------------------------------
 // Uniques
 
-async function uniques({ now, keys }) {
-  const seriesKeys = ofFamily(keys, 'unique_series');
+async function uniques({ now, familyKeys }) {
+  const [seriesKeys, hllKeys] = await Promise.all([familyKeys('unique_series'), familyKeys('hyperloglog')]);
   const key = fillSelect($('#unique-key'), seriesKeys);
-  const hlls = capped(ofFamily(keys, 'hyperloglog'), '#hll-keys');
+  const hlls = capped(hllKeys, '#hll-keys');
   const hllAnswers = await Promise.all(hlls.map((k) => api.json('/v1/unique', { key: k })));
   fillRows('#hll-keys', hllAnswers.map((a) => [
     el('th', a.json.keys[0], { scope: 'row' }),
@@ -435,8 +467,8 @@ function mergeFromInputs() {
 const SERVICE = /^(.+):(requests|errors)$/;
 const MIN_RATE_REQUESTS = 20;
 
-async function windows({ now, keys }) {
-  const windowKeys = ofFamily(keys, 'window_counter');
+async function windows({ now, familyKeys }) {
+  const windowKeys = await familyKeys('window_counter');
   const services = new Map();
   const others = [];
   for (const key of windowKeys) {
@@ -450,7 +482,9 @@ async function windows({ now, keys }) {
     }
   }
   const width = Number(document.querySelector('input[name="window"]:checked').value);
-  $('#window-label').textContent = width === 60_000 ? 'last minute' : 'last hour';
+  const windowName = width === 60_000 ? 'last minute' : 'last hour';
+  $('#window-label').textContent = windowName;
+  for (const label of document.querySelectorAll('.window-name')) label.textContent = windowName;
   const range = lastMs(now, width);
   const names = capped([...services.keys()].sort(), '#services', PALETTE.length);
   const totals = await Promise.all(names.map(async (name) => {
@@ -473,41 +507,60 @@ async function windows({ now, keys }) {
     ];
   }));
 
-  // Complete steps only: the open second (or 10 s) would draw as a dip.
-  const perSecond = { from: now - 120_000, to: Math.floor(now / 1000) * 1000, step: 1000 };
-  // A ratio has no dip in the open step: it is shown too.
-  const perTen = { from: now - 600_000, to: now + 1, step: 10_000 };
+  // Keys may have other bucket widths: each series is asked at a step of at least its key's bucket
+  // (learned from earlier answers, asked again once if a bucket turns out wider), from a start
+  // aligned to that step, and the points are put on one grid by time, not by position.
+  const series = async (key, wanted, from, to) => {
+    const ask = (step) => api.json('/v1/window/series', { key, from: Math.floor(from / step) * step, to, step });
+    let answer = await ask(commonStep(wanted, bucketOf.get(key) ?? 0));
+    bucketOf.set(key, answer.json.bucket_ms);
+    if (answer.json.bucket_ms > answer.json.step_ms) answer = await ask(answer.json.bucket_ms);
+    return answer;
+  };
+  // Complete seconds only: the open second (or a wider bucket still filling) would draw as a dip.
+  const secondsTo = Math.floor(now / 1000) * 1000;
+  const xsMs = [];
+  for (let t = secondsTo - 120_000; t < secondsTo; t += 1000) xsMs.push(t);
   const [requestSeries, rateSeries] = await Promise.all([
-    Promise.all(names.map((n) => services.get(n).requests
-      ? api.json('/v1/window/series', { key: services.get(n).requests, ...perSecond }) : null)),
+    Promise.all(names.map((n) => (services.get(n).requests
+      ? series(services.get(n).requests, 1000, xsMs[0], secondsTo).then((a) => ratesOnGrid(a.json, xsMs, 1000, now + 1))
+      : null))),
     Promise.all(names.map(async (n) => {
       const s = services.get(n);
       if (!s.requests || !s.errors) return null;
-      const [r, e] = await Promise.all([
-        api.json('/v1/window/series', { key: s.requests, ...perTen }),
-        api.json('/v1/window/series', { key: s.errors, ...perTen }),
+      // A ratio has no dip in the open step: it is shown too. Both at one step, the wider bucket.
+      const step = commonStep(10_000, bucketOf.get(s.requests) ?? 0, bucketOf.get(s.errors) ?? 0);
+      let [r, e] = await Promise.all([
+        series(s.requests, step, now - 600_000, now + 1),
+        series(s.errors, step, now - 600_000, now + 1),
       ]);
-      return r.json.points.map((p, i) => {
-        const requests = p.stats.sum;
-        const errs = e.json.points[i]?.stats.sum ?? 0;
+      if (r.json.step_ms !== e.json.step_ms) {
+        const wider = commonStep(r.json.step_ms, e.json.step_ms);
+        [r, e] = await Promise.all([
+          series(s.requests, wider, now - 600_000, now + 1),
+          series(s.errors, wider, now - 600_000, now + 1),
+        ]);
+      }
+      return pairByTime(r.json, e.json).map(([t, requests, errs]) =>
         // A rate of a handful of requests says little: steps with fewer are not drawn.
-        return [p.t / 1000, requests >= MIN_RATE_REQUESTS ? (100 * errs) / requests : null];
-      });
+        [t / 1000, requests >= MIN_RATE_REQUESTS ? (100 * errs) / requests : null]);
     })),
   ]);
   ensureServiceCharts(names);
-  const xs = requestSeries.find(Boolean)?.json.points.map((p) => p.t / 1000) ?? [];
-  const perService = requestSeries.map((s) => (s ? s.json.points.map((p) => p.stats.sum) : xs.map(() => null)));
+  const xs = xsMs.map((t) => t / 1000);
+  const perService = requestSeries.map((s) => s ?? xs.map(() => null));
   const total = xs.map((_, i) => perService.reduce((sum, s) => sum + (s[i] ?? 0), 0));
   // From shortly before the first second with requests (at least 30 s shown).
   const firstSecond = total.findIndex((v) => v > 0);
   const from = firstSecond > 0 ? Math.max(0, Math.min(firstSecond - 1, xs.length - 30)) : 0;
   charts.requests.setData([xs, total, ...perService].map((column) => column.slice(from)));
-  // From shortly before the first step with requests.
-  const firstRate = Math.min(...rateSeries.map((s) => s?.findIndex((p) => p[1] !== null) ?? -1).filter((i) => i >= 0));
-  const skip = Number.isFinite(firstRate) ? Math.max(0, firstRate - 1) : 0;
-  const rx = rateSeries.find(Boolean)?.slice(skip).map((p) => p[0]) ?? [];
-  charts.errors.setData([rx, ...rateSeries.map((s) => (s ? s.slice(skip).map((p) => p[1]) : rx.map(() => null)))]);
+  // Services whose steps differ (other bucket widths) are drawn on the union of their times, from
+  // shortly before the first step with a rate.
+  const rx = [...new Set(rateSeries.flatMap((s) => (s ? s.map((p) => p[0]) : [])))].sort((a, b) => a - b);
+  const byTime = rateSeries.map((s) => new Map((s ?? []).map(([t, v]) => [t, v])));
+  const firstDrawn = rx.findIndex((t) => byTime.some((m) => m.get(t) != null));
+  const shown = firstDrawn > 0 ? rx.slice(firstDrawn - 1) : rx;
+  charts.errors.setData([shown, ...byTime.map((m) => shown.map((t) => m.get(t) ?? null))]);
 
   const otherAnswers = await Promise.all(capped(others, '#other-windows').map((key) => api.json('/v1/window', { key, ...range })));
   fillRows('#other-windows', otherAnswers.map((a) => [
@@ -542,9 +595,8 @@ function ensureServiceCharts(names) {
 // ---------------------------------------------------------------------------------------------
 // Leaderboards, top-K, count-min
 
-async function rankings({ keys }) {
-  const allBoards = ofFamily(keys, 'leaderboard');
-  const allTops = ofFamily(keys, 'top_k');
+async function rankings({ familyKeys }) {
+  const [allBoards, allTops, countMins] = await Promise.all(['leaderboard', 'top_k', 'count_min'].map(familyKeys));
   const half = MAX_KEYS_SHOWN / 2;
   const boards = allBoards.slice(0, half);
   const tops = allTops.slice(0, half);
@@ -582,7 +634,7 @@ async function rankings({ keys }) {
     return wrap;
   }));
   if (tables.length === 0) $('#rankings-tables').append(el('p', 'No leaderboards or top lists yet.', { class: 'hint' }));
-  fillSelect($('#countmin-key'), ofFamily(keys, 'count_min'));
+  fillSelect($('#countmin-key'), countMins);
 }
 
 /** An item of a top-K answer: its count (the upper bound) and bounds; "possible" ones marked. */
@@ -621,8 +673,8 @@ async function countMinLookup() {
 // ---------------------------------------------------------------------------------------------
 // Quantiles
 
-async function quantiles({ now, keys }) {
-  const qkeys = ofFamily(keys, 'quantiles');
+async function quantiles({ now, familyKeys }) {
+  const qkeys = await familyKeys('quantiles');
   const listed = capped(qkeys, '#quantile-table');
   const key = fillSelect($('#quantile-key'), qkeys);
   const asked = key && !listed.includes(key) ? [...listed, key] : listed;
@@ -664,8 +716,8 @@ async function quantiles({ now, keys }) {
 // ---------------------------------------------------------------------------------------------
 // Counters
 
-async function counters({ keys }) {
-  const listed = capped(ofFamily(keys, 'counter'), '#counter-table');
+async function counters({ familyKeys }) {
+  const listed = capped(await familyKeys('counter'), '#counter-table');
   const answers = await Promise.all(listed.map((key) => api.json('/v1/counter', { key })));
   fillRows('#counter-table', answers.map((a) => {
     const row = [el('th', a.json.key, { scope: 'row' }), num(a, 'value'), num(a, 'increments'), num(a, 'decrements')];
@@ -752,7 +804,7 @@ function setLive(value) {
   pill.dataset.state = value;
   pill.textContent = {
     live: 'live', connecting: 'connecting', reconnecting: 'reconnecting', offline: 'server unreachable',
-    paused: 'paused', hidden: 'paused (tab hidden)',
+    paused: 'paused', hidden: 'paused (tab hidden)', 'needs-token': 'token refused',
   }[value] ?? value;
 }
 
@@ -887,7 +939,8 @@ function hideFatal() {
 
 function askForToken(message) {
   state.needsToken = true;
-  disconnectLive('offline');
+  // The server answered (it refused the token): not "unreachable".
+  disconnectLive('needs-token');
   const form = $('#connect');
   form.hidden = false;
   $('#connect-tenant').value = api.tenant;

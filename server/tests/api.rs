@@ -483,6 +483,12 @@ async fn bad_queries_are_refused_precisely() {
         ("/v1/counter?key=%FF", Some(ACME), 400, "invalid_parameter"),
         ("/v1/keys?prefix=%80", Some(ACME), 400, "invalid_parameter"),
         (
+            "/v1/keys?family=bloom",
+            Some(ACME),
+            400,
+            "invalid_parameter",
+        ),
+        (
             "/v1/leaderboard?key=board&min=NaN",
             Some(ACME),
             400,
@@ -812,6 +818,32 @@ async fn every_family_round_trips_and_matches_the_in_process_merge() {
     let rest = q(&format!("/v1/keys?after={next}&limit=100")).await;
     assert_eq!(rest["keys"].as_array().unwrap().len(), 5);
     assert!(rest["next"].is_null());
+    // By family: each listed key once, under its own family only, also paged.
+    let all = q("/v1/keys?limit=100").await;
+    for listed in all["keys"].as_array().unwrap() {
+        let family = listed["family"].as_str().unwrap();
+        let of_family = q(&format!("/v1/keys?family={family}&limit=100")).await;
+        let names: Vec<&Value> = of_family["keys"].as_array().unwrap().iter().collect();
+        assert!(names.iter().all(|k| k["family"] == family), "{of_family}");
+        assert!(
+            names.iter().any(|k| k["key"] == listed["key"]),
+            "{of_family}"
+        );
+    }
+    let first = q("/v1/keys?family=hyperloglog&limit=1").await;
+    assert_eq!(first["keys"].as_array().unwrap().len(), 1);
+    let next = first["next"].as_str().unwrap().to_string();
+    let after = q(&format!(
+        "/v1/keys?family=hyperloglog&after={next}&limit=100"
+    ))
+    .await;
+    assert!(
+        after["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["family"] == "hyperloglog")
+    );
 }
 
 /// An entry whose family differs from the stored key's is refused alone; the rest applies.
@@ -1094,10 +1126,11 @@ impl Store for FlakyStore {
         &self,
         t: &str,
         p: &str,
+        f: Option<u8>,
         a: Option<&str>,
         l: usize,
     ) -> Result<Vec<KeyInfo>, StoreError> {
-        self.inner.list_keys(t, p, a, l)
+        self.inner.list_keys(t, p, f, a, l)
     }
     fn usage(&self, t: &str) -> Result<Usage, StoreError> {
         self.inner.usage(t)

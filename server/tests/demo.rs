@@ -57,7 +57,7 @@ fn the_demo_serves_traffic_from_its_edge_workers_and_stops_cleanly() {
     assert_eq!(number("dropped "), 0, "{last}");
     let store = SqliteStore::open(dir.path()).unwrap();
     store.check().unwrap();
-    let keys = store.list_keys("demo", "", None, 1000).unwrap();
+    let keys = store.list_keys("demo", "", None, None, 1000).unwrap();
     let mut families: Vec<u8> = keys.iter().map(|k| k.family).collect();
     families.sort_unstable();
     families.dedup();

@@ -97,10 +97,18 @@ export function show(el, source, field, format = formatNumber) {
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const decimal = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 4 });
 
-/** Integers with separators; other numbers to 4 significant digits. */
+const scientific = new Intl.NumberFormat('en-US', { notation: 'scientific', maximumSignificantDigits: 4 });
+
+/**
+ * Integers with separators; other numbers to 4 significant digits; beyond 10^15 (and below
+ * 10^-6) in scientific notation, so that a huge value does not print hundreds of digits.
+ */
 export function formatNumber(v) {
+  if (typeof v === 'bigint') return integer.format(v);
   if (typeof v !== 'number') return String(v);
-  return Number.isInteger(v) || Math.abs(v) >= 1000 ? integer.format(v) : decimal.format(v);
+  const magnitude = Math.abs(v);
+  if (magnitude >= 1e15 || (magnitude > 0 && magnitude < 1e-6)) return scientific.format(v);
+  return Number.isInteger(v) || magnitude >= 1000 ? integer.format(v) : decimal.format(v);
 }
 
 export function formatBytes(n) {

@@ -21,7 +21,7 @@ export function timeChart(container, { series, yLabel, points = false, onSelect,
     cursor: { drag: { x: Boolean(onSelect), y: false, setScale: false } },
     select: { show: Boolean(onSelect) },
     legend: { live: true },
-    scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), Math.max(1, (max ?? 1) * 1.1)] } },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), Math.min(Number.MAX_VALUE, Math.max(1, (max ?? 1) * 1.1))] } },
     axes: [
       { stroke: '#374151', grid: { stroke: '#e5e7eb' } },
       { stroke: '#374151', grid: { stroke: '#e5e7eb' }, label: yLabel, size: 60 },
@@ -55,9 +55,17 @@ export function timeChart(container, { series, yLabel, points = false, onSelect,
   };
   const chart = new uPlot(opts, [[], ...series.map(() => [])], container);
   chart.root.querySelector('.u-legend')?.setAttribute('aria-label', `Legend: ${series.map((s) => s.label).join(', ')}`);
-  new ResizeObserver(() => {
+  const resizes = new ResizeObserver(() => {
     if (Math.abs(chart.width - width()) > 4) chart.setSize({ width: width(), height: 200 });
-  }).observe(container);
+  });
+  resizes.observe(container);
+  // A destroyed chart stops following its container's size (charts are rebuilt when the
+  // services change; each rebuild used to leave an observer behind).
+  const destroy = chart.destroy.bind(chart);
+  chart.destroy = () => {
+    resizes.disconnect();
+    destroy();
+  };
   return chart;
 }
 

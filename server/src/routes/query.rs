@@ -231,7 +231,13 @@ pub(crate) async fn tenant(
     })))
 }
 
-/// `GET /v1/keys?prefix=&after=&limit=`: keys by prefix, in byte order, paged.
+/// Every family the server knows.
+fn families() -> impl Iterator<Item = Family> {
+    (0..=u8::MAX).filter_map(Family::from_id)
+}
+
+/// `GET /v1/keys?prefix=&family=&after=&limit=`: keys by prefix (and family), in byte order,
+/// paged.
 pub(crate) async fn keys(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -241,9 +247,24 @@ pub(crate) async fn keys(
         &state,
         query.as_deref(),
         &headers,
-        &["prefix", "after", "limit"],
+        &["prefix", "family", "after", "limit"],
     )?;
     let prefix = params.get("prefix")?.unwrap_or("").to_string();
+    let family = match params.get("family")? {
+        None => None,
+        Some(name) => Some(
+            families()
+                .find(|f| f.name() == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = families().map(Family::name).collect();
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("family must be one of {}", names.join(", ")),
+                    )
+                })?
+                .id(),
+        ),
+    };
     let after = params.get("after")?.map(str::to_string);
     let limit = params
         .parsed::<usize>("limit", "a number from 1 to 1000")?
@@ -257,7 +278,7 @@ pub(crate) async fn keys(
     let store = state.engine().shared().store().clone();
     let tenant = principal.tenant.name.clone();
     let found = tokio::task::spawn_blocking(move || {
-        store.list_keys(&tenant, &prefix, after.as_deref(), limit)
+        store.list_keys(&tenant, &prefix, family, after.as_deref(), limit)
     })
     .await
     .map_err(|e| ApiError::internal("store task", e))?

@@ -105,11 +105,13 @@ pub trait Store: Send + Sync + 'static {
     fn load_sketch(&self, tenant: &str, key: &str) -> Result<Option<StoredSketch>, StoreError>;
     /// A tenant's ledger bytes.
     fn load_ledger(&self, tenant: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Keys of a tenant starting with `prefix`, after `after` (for paging), in byte order.
+    /// Keys of a tenant starting with `prefix`, of family id `family` if given, after `after`
+    /// (for paging), in byte order.
     fn list_keys(
         &self,
         tenant: &str,
         prefix: &str,
+        family: Option<u8>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<KeyInfo>, StoreError>;

@@ -212,6 +212,7 @@ impl Store for SqliteStore {
         &self,
         tenant: &str,
         prefix: &str,
+        family: Option<u8>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<KeyInfo>, StoreError> {
@@ -219,6 +220,13 @@ impl Store for SqliteStore {
         // escaping and no collation surprises).
         let start = after.unwrap_or(prefix);
         let op = if after.is_some() { ">" } else { ">=" };
+        // Only when asked, so that the planner picks `sketches_by_family` for it and the primary
+        // key otherwise.
+        let of_family = if family.is_some() {
+            "AND s.family = ?6"
+        } else {
+            "AND ?6 IS NULL"
+        };
         let sql = format!(
             // The deltas' totals per listed key only (a range of the deltas' primary key each),
             // not grouped over all of the tenant's deltas.
@@ -229,14 +237,21 @@ impl Store for SqliteStore {
                                        WHERE d.tenant = s.tenant AND d.key = s.key))
              FROM sketches AS s
              WHERE s.tenant = ?1 AND s.key {op} ?2
-               AND substr(CAST(s.key AS BLOB), 1, ?3) = CAST(?4 AS BLOB)
+               AND substr(CAST(s.key AS BLOB), 1, ?3) = CAST(?4 AS BLOB) {of_family}
              ORDER BY s.key LIMIT ?5"
         );
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql).map_err(err("list keys"))?;
             let rows = stmt
                 .query_map(
-                    params![tenant, start, prefix.len() as i64, prefix, limit as i64],
+                    params![
+                        tenant,
+                        start,
+                        prefix.len() as i64,
+                        prefix,
+                        limit as i64,
+                        family
+                    ],
                     |r| {
                         Ok(KeyInfo {
                             key: r.get(0)?,
@@ -421,7 +436,7 @@ mod tests {
         assert_eq!(stored.bytes, vec![1; 100]);
         assert_eq!(stored.deltas, vec![vec![3; 20], vec![1; 20], vec![2; 20]]);
         assert_eq!(stored.stored_len(), 160);
-        let listed = store.list_keys("t", "", None, 10).unwrap();
+        let listed = store.list_keys("t", "", None, None, 10).unwrap();
         assert_eq!(
             listed
                 .iter()
