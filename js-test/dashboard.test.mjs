@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -376,6 +376,24 @@ test('more keys than the overview lists: every panel still finds its family, and
   assert.deepEqual(problems, []);
 });
 
+test('a counter past 2^53 shows every digit the server wrote', async () => {
+  const { Recorder } = await pkg();
+  const recorder = new Recorder();
+  // 2 · (2^53 − 1) + 3 = 18,014,398,509,481,985; as a JS number it would be ...984.
+  recorder.increment('00huge', Number.MAX_SAFE_INTEGER);
+  recorder.increment('00huge', Number.MAX_SAFE_INTEGER);
+  recorder.increment('00huge', 3);
+  const response = await fetch(`${base}/v1/ingest`, {
+    method: 'POST', body: recorder.envelope(Date.now()), headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(response.status, 200, await response.text());
+  await until(() => {
+    const cell = document.querySelector('#counter-table tbody tr[data-key="00huge"] td');
+    return cell?.textContent === '18,014,398,509,481,985' && cell.dataset.value === '18014398509481985';
+  }, null, 30_000);
+  assert.deepEqual(problems, []);
+});
+
 test('accessible basics: every control is labelled, every table has a caption, text has contrast, the keyboard reaches the controls', async () => {
   const unlabelled = await page.$$eval('input, select, button', (all) => all
     .filter((e) => !e.closest('[hidden]'))
@@ -442,4 +460,23 @@ test('without a token the page asks for one and says why', async () => {
   assert.match(await bare.textContent('#fatal'), /missing_token/);
   assert.deepEqual(errors, []);
   await bare.close();
+});
+
+// Last: it restarts the server without the page's token.
+test('a token revoked while the page is open: the page asks for another instead of calling the server unreachable', async () => {
+  const port = new URL(base).port;
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  // The tenant keeps a token, but not the page's (no token hashes to zeros).
+  const tenants = join(mkdtempSync(join(tmpdir(), 'edgesketch-tenants-')), 'tenants.toml');
+  writeFileSync(tenants, `[[tenants]]\nname = "demo"\n[[tenants.tokens]]\nsha256 = "${'0'.repeat(64)}"\nscopes = ["read"]\n`);
+  server = spawn(serverBin, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--www-dir', www, '--tenants', tenants], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, EDGESKETCH_LOG: 'warn' },
+  });
+  // The event stream closes (refused, like a server that is down); the refresh that follows
+  // learns why.
+  await until(() => !document.querySelector('#connect').hidden
+    && document.querySelector('#live-state').textContent === 'token refused', null, 60_000);
+  assert.match(await page.textContent('#fatal'), /bad_token/);
 });

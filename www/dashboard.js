@@ -802,15 +802,19 @@ function setLive(value) {
   state.live = value;
   const pill = $('#live-state');
   pill.dataset.state = value;
-  pill.textContent = {
+  const text = {
     live: 'live', connecting: 'connecting', reconnecting: 'reconnecting', offline: 'server unreachable',
     paused: 'paused', hidden: 'paused (tab hidden)', 'needs-token': 'token refused',
   }[value] ?? value;
+  // A live region: the same text set again may be announced again.
+  if (pill.textContent !== text) pill.textContent = text;
 }
 
 function connectLive() {
   if (source || state.paused || document.hidden || state.needsToken) return;
-  setLive('connecting');
+  // While the server stays unreachable the pill says so until it answers, rather than switching
+  // between states every few seconds (it is a live region: each switch is announced).
+  if (state.live !== 'offline') setLive('connecting');
   source = new EventSource(api.eventsUrl());
   source.addEventListener('open', () => {
     setLive('live');
@@ -825,8 +829,12 @@ function connectLive() {
     if (source?.readyState === EventSource.CLOSED) {
       setLive('offline');
       disconnectLive('offline');
+      // EventSource does not say why it closed: a refresh tells a refused token (it asks for
+      // another) from a server that is down. Without it, a token revoked while the page was open
+      // left it "unreachable" for good.
+      scheduleRefresh();
       setTimeout(connectLive, TICK_REFRESH_MS);
-    } else {
+    } else if (state.live !== 'offline') {
       setLive('reconnecting');
     }
   });

@@ -57,7 +57,7 @@ export class Api {
   /** GET a JSON route: `{ path, json }` (the path is what the page records as the source). */
   async json(route, params) {
     const path = this.path(route, params);
-    const json = await (await this.fetch(path)).json();
+    const json = parseJson(await (await this.fetch(path)).text());
     return { path, json };
   }
 
@@ -76,8 +76,37 @@ export class Api {
   }
 }
 
+/**
+ * Integers of an answer beyond 2^53, as the server wrote them (u64 counters, sums): holder
+ * object -> its key -> the digits. A JS number would show them rounded by a few units.
+ */
+const exactIntegers = new WeakMap();
+
+/**
+ * `JSON.parse`, keeping the digits of integers a number cannot hold (through the reviver's source
+ * text, Chromium 114 and later; elsewhere they stay rounded numbers).
+ */
+export function parseJson(text) {
+  return JSON.parse(text, function keepDigits(key, value, context) {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && /^-?\d+$/.test(context?.source ?? '')) {
+      const kept = exactIntegers.get(this) ?? new Map();
+      kept.set(key, context.source);
+      exactIntegers.set(this, kept);
+    }
+    return value;
+  });
+}
+
+/** The digits of the integer at `path` of a parsed answer, if a number rounded it. */
+function exactInteger(json, path) {
+  const keys = path.split('.');
+  const holder = at(json, keys.slice(0, -1).join('.'));
+  return holder && typeof holder === 'object' ? exactIntegers.get(holder)?.get(keys[keys.length - 1]) : undefined;
+}
+
 /** Reads `a.b.0.c` out of a JSON value. */
 export function at(value, path) {
+  if (path === '') return value;
   return path.split('.').reduce((v, k) => (v == null ? undefined : v[k]), value);
 }
 
@@ -87,10 +116,12 @@ export function at(value, path) {
  */
 export function show(el, source, field, format = formatNumber) {
   const value = at(source.json, field);
-  el.textContent = value === undefined || value === null ? '–' : format(value);
+  // Integers past 2^53 as the server wrote them, where the format is the plain number one.
+  const digits = format === formatNumber ? exactInteger(source.json, field) : undefined;
+  el.textContent = value === undefined || value === null ? '–' : format(digits === undefined ? value : BigInt(digits));
   el.dataset.api = source.path;
   el.dataset.path = field;
-  el.dataset.value = JSON.stringify(value ?? null);
+  el.dataset.value = digits ?? JSON.stringify(value ?? null);
   return value;
 }
 
