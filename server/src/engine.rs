@@ -1257,11 +1257,13 @@ fn maintain(
         let Some((stored, base)) = loaded else {
             continue;
         };
+        // Folded before retention drops anything: a bucket closed since the last round is still
+        // in the stored series even if it is already past retention.
+        if let Some(config) = shared.config.rollup {
+            fold_rollup(shared, tenants, batch, &tenant, &key, &stored, config, now)?;
+        }
         let mut sketch = (*stored).clone();
         sketch.advance(now);
-        if let Some(config) = shared.config.rollup {
-            fold_rollup(shared, tenants, batch, &tenant, &key, &sketch, config, now)?;
-        }
         // Advancing only drops buckets (and moves the clock, which the next merge moves too):
         // store it only when buckets left, without encoding anything to find out.
         if series_buckets(&sketch) == series_buckets(&stored) {
@@ -1320,6 +1322,11 @@ fn stage(
 /// (`<key>@<width>ms`). A bucket is closed once the series' grace period has passed its end (no
 /// event can land in it any more); the roll-up's clock marks how far it has folded, so each
 /// bucket is folded once, also across restarts.
+///
+/// Folded bucket by bucket, not a roll-up period at a time: the roll-up's latest bucket may hold
+/// part of its period until the rest closes. Waiting for whole periods lost the first buckets of
+/// every period whenever the series' retention was shorter than the period plus the grace (they
+/// expired before their period closed).
 #[allow(clippy::too_many_arguments)]
 fn fold_rollup(
     shared: &Shared,
@@ -1339,7 +1346,7 @@ fn fold_rollup(
     if fine.bucket_ms >= config.bucket_ms || !config.bucket_ms.is_multiple_of(fine.bucket_ms) {
         return Ok(());
     }
-    let closed = config.bucket_start(config.bucket_of(now.saturating_sub(grace as i64)));
+    let closed = fine.bucket_start(fine.bucket_of(now.saturating_sub(grace as i64)));
     let name = rollup_key(key, config.bucket_ms);
     let existing = current(shared, batch, tenant, &name)?;
     let (folded_to, base) = match &existing {

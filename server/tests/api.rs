@@ -1241,7 +1241,7 @@ async fn series_roll_up_in_the_background_exactly_once() {
         assert_eq!(answer["rejected"], Value::Array(vec![]), "{answer}");
     }
     s.state.engine().maintain().await.unwrap();
-    // Closed: everything before t0 - grace (30 s), in whole minutes: up to t0 - 60 s.
+    // Closed: every second before t0 - grace (30 s): four whole minutes and half of the fifth.
     let minutes = |key: &str, from: i64, to: i64| {
         let app = app.clone();
         let uri = format!(
@@ -1262,7 +1262,10 @@ async fn series_roll_up_in_the_background_exactly_once() {
         if i < 4 {
             assert_eq!(r["stats"], o["stats"], "minute {i}");
         } else {
-            assert_eq!(r["stats"]["count"], 0, "the last minute is not closed yet");
+            assert_eq!(
+                r["stats"]["count"], 30,
+                "the closed half of the last minute"
+            );
         }
     }
     // Again at the same clock: nothing changes (no double counting).
@@ -1330,6 +1333,101 @@ async fn series_roll_up_in_the_background_exactly_once() {
     let answer = ingest(app, ACME, &reserved).await.json();
     assert_eq!(answer["rejected"][0]["code"], "reserved_key", "{answer}");
     assert_eq!(answer["merged"], 1);
+}
+
+/// A series that keeps fewer buckets than a roll-up period plus its grace: every bucket still
+/// reaches the roll-up (folded as it closes; waiting for whole periods lost the first buckets of
+/// each, which expired first), once, with the exact sums and distinct counts.
+#[tokio::test]
+async fn roll_ups_keep_every_bucket_of_a_series_that_keeps_less_than_a_period() {
+    let s = server(|c| c.rollup_bucket_ms = 4_000);
+    let app = &s.app;
+    // 1-s buckets kept 6 s, 2 s of grace; roll-ups of 4 s.
+    let fine = SeriesConfig::new(1_000, 6_000, 2_000, 1_000).unwrap();
+    let t0 = NOW - NOW.rem_euclid(4_000);
+    let (mut sums, mut counts) = (
+        std::collections::BTreeMap::new(),
+        std::collections::BTreeMap::new(),
+    );
+    let mut distinct: std::collections::BTreeMap<i64, std::collections::BTreeSet<i64>> =
+        Default::default();
+    for second in 1..=20i64 {
+        let at = t0 + second * 1_000;
+        s.set_now(at);
+        let mut w = WindowCounter::new(fine, at).unwrap();
+        let mut u = UniqueSeries::new(fine, 12, at).unwrap();
+        // Events of the last 1.5 s, some in the bucket before this one.
+        for i in 0..(3 + second % 4) {
+            let t = at - 1_500 + i * 300;
+            let value = second * 10 + i;
+            w.add(value, t).unwrap();
+            u.add(&value.to_le_bytes(), t).unwrap();
+            let period = t - t.rem_euclid(4_000);
+            *sums.entry(period).or_insert(0) += value;
+            *counts.entry(period).or_insert(0u64) += 1;
+            distinct.entry(period).or_default().insert(value);
+        }
+        let e = envelope(
+            7,
+            second as u64,
+            at,
+            vec![("rw", w.into()), ("ru", u.into())],
+        );
+        let answer = ingest(app, ACME, &e).await.json();
+        assert_eq!(answer["rejected"], Value::Array(vec![]), "{answer}");
+        s.state.engine().maintain().await.unwrap();
+    }
+    // Everything is closed 3 s later (the last bucket's end plus the grace).
+    s.set_now(t0 + 23_000);
+    s.state.engine().maintain().await.unwrap();
+    let rolled = call(
+        app,
+        get(
+            &format!(
+                "/v1/window/series?key=rw%404000ms&from={t0}&to={}&step=4000",
+                t0 + 24_000
+            ),
+            Some(ACME),
+        ),
+    )
+    .await
+    .json();
+    let mut checked = 0;
+    for point in rolled["points"].as_array().unwrap() {
+        let t = point["t"].as_i64().unwrap();
+        assert_eq!(
+            point["stats"]["sum"].as_i64().unwrap(),
+            sums.get(&t).copied().unwrap_or(0),
+            "sum of {t}: {rolled}"
+        );
+        assert_eq!(
+            point["stats"]["count"].as_u64().unwrap(),
+            counts.get(&t).copied().unwrap_or(0),
+            "count of {t}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+    for (&period, values) in &distinct {
+        let answer = call(
+            app,
+            get(
+                &format!(
+                    "/v1/unique?key=ru%404000ms&from={period}&to={}",
+                    period + 4_000
+                ),
+                Some(ACME),
+            ),
+        )
+        .await
+        .json();
+        assert_eq!(
+            answer["estimate"]["value"].as_f64().unwrap(),
+            values.len() as f64,
+            "{period}: {answer}"
+        );
+        assert_eq!(answer["estimate"]["exact"], true);
+    }
 }
 
 /// A refused (413) envelope split in two under fresh sequences: sent with `?supersedes=` its
