@@ -296,6 +296,19 @@ function throwsA(type, fn, pattern) {
   });
 }
 
+test('options of the wrong type are TypeErrors too, in JS terms', () => {
+  throwsA(TypeError, () => new es.HyperLogLog({ precision: '14' }), /^HyperLogLog options: got a string \("14"\) where a number belongs$/);
+  throwsA(TypeError, () => new es.HyperLogLog({ precision: { valueOf() { return 14; } } }), /got an object where a number belongs/);
+  throwsA(TypeError, () => new es.Quantiles({ alpha: '0.01' }), /Quantiles options: got a string/);
+  throwsA(TypeError, () => new es.WindowCounter({ nowMs: new Date() }), /WindowCounter options: got a Date where a number belongs/);
+  throwsA(TypeError, () => new es.Recorder({ replica: '00'.repeat(16), nextSequence: '2' }), /Recorder options: got a string \("2"\)/);
+  throwsA(TypeError, () => new es.Recorder().addScore('lb', 'm', 1, { writtenMs: new Date() }), /addScore options: got a Date/);
+  throwsA(TypeError, () => new es.TopK(5), /TopK options must be an object/);
+  // Still plain Errors: an unknown field, and a value of the right type out of range.
+  throwsA(Error, () => new es.HyperLogLog({ precison: 14 }), /unknown field/);
+  throwsA(Error, () => new es.HyperLogLog({ precision: 30 }), /precision/);
+});
+
 test('arguments of the wrong type are TypeErrors, never a trap of the module', () => {
   const h = new es.HyperLogLog();
   // Each of these made the module read out of bounds (a RuntimeError) or read garbage.
@@ -373,7 +386,7 @@ test('recorder sketches take every option their classes take; undefined fields m
   c.mergeBytes(env.open('c').toBytes());
   assert.equal(new es.HyperLogLog({ precision: undefined }).precision, 14);
   assert.equal(new es.TopK({ capacity: undefined }).toJSON().capacity, 1000);
-  throwsA(Error, () => new es.HyperLogLog({ precision: 'x' }), /^HyperLogLog options: invalid type/);
+  throwsA(TypeError, () => new es.HyperLogLog({ precision: 'x' }), /^HyperLogLog options: got a string/);
   assert.deepEqual(new es.Recorder({ replica: '01'.repeat(16) }).toJSON(),
     { replica: '01'.repeat(16), nextSequence: 1, entries: [] });
   throwsA(Error, () => new es.Recorder({ replica: '+1'.repeat(16) }), /non-hex character at 0/);

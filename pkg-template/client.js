@@ -131,7 +131,7 @@ export function createClientWith(wasm, options) {
   // A Worker's waitUntil lasts about 30 s after the response: a flush there must not sleep long.
   o.backoffMaxMs ??= timers ? 30_000 : 5_000;
   for (const key of ['maxEvents', 'maxAgeMs', 'flushIntervalMs', 'queueLimit', 'retries', 'backoffBaseMs', 'backoffMaxMs', 'timeoutMs']) {
-    if (!Number.isSafeInteger(o[key]) || o[key] < 0) throw new TypeError(`createClient: ${key} must be a whole number ≥ 0, got ${o[key]}`);
+    if (!Number.isSafeInteger(o[key]) || o[key] < 0) throw new TypeError(`createClient: ${key} must be a whole number ≥ 0, got ${typeof o[key] === 'string' ? JSON.stringify(o[key]) : String(o[key])}`);
   }
   // Waits a timer must be able to express.
   for (const key of ['flushIntervalMs', 'backoffBaseMs', 'backoffMaxMs', 'timeoutMs']) {

@@ -47,6 +47,17 @@ EDGESKETCH_GOLDEN="$root/tests/golden/v1" WORKERD_BIN="$root/node_modules/.bin/w
 "$root/node_modules/.bin/tsc" -p tsconfig.node.json
 echo "tsc --noEmit: the typed examples check, with the dom lib and with @types/node alone"
 
+# The package README's samples type-check (strict, as .ts) and the first one runs, as written.
+awk '/^```js$/{n++; code=1; next} code && /^```$/{code=0; next} code{print > ("readme-pkg-" n ".ts")}' \
+  "$root/pkg-template/README.md"
+[ -s readme-pkg-1.ts ] && [ -s readme-pkg-2.ts ] || { echo "no samples found in pkg-template/README.md" >&2; exit 1; }
+sed 's/"files": \[[^]]*\]/"files": ["readme-pkg-1.ts", "readme-pkg-2.ts"]/' tsconfig.node.json > tsconfig.readme.json
+grep -q readme-pkg-1.ts tsconfig.readme.json || { echo "tsconfig.readme.json: files not replaced" >&2; exit 1; }
+"$root/node_modules/.bin/tsc" -p tsconfig.readme.json
+cp readme-pkg-1.ts readme-pkg-1.mjs
+node readme-pkg-1.mjs
+echo "package README samples: type-checked, the first ran"
+
 # The README's JavaScript tour runs as written.
 awk '/^## JavaScript API tour/{on=1} on && /^```js$/{code=1; next} code && /^```$/{exit} code' \
   "$root/README.md" > readme-tour.mjs

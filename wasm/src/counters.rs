@@ -134,12 +134,13 @@ impl SeriesOptions {
 pub(crate) fn series_config(
     value: Option<js_sys::Object>,
     what: &str,
-) -> JsResult<(SeriesConfig, Option<u8>)> {
+) -> Result<(SeriesConfig, Option<u8>), JsValue> {
     let o: SeriesOptions = options(value, what)?;
     if o.now_ms.is_some() {
         return Err(JsError::new(&format!(
             "{what} options: nowMs belongs to the constructor, not to a recorder key"
-        )));
+        ))
+        .into());
     }
     Ok((o.config()?, o.precision))
 }
@@ -293,12 +294,12 @@ impl JsWindowCounter {
         #[wasm_bindgen(unchecked_param_type = "WindowCounterOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> JsResult<JsWindowCounter> {
+    ) -> Result<JsWindowCounter, JsValue> {
         let o: SeriesOptions = options(options_, "WindowCounter")?;
         if o.precision.is_some() {
-            return Err(JsError::new(
-                "WindowCounter options: precision belongs to UniqueSeries",
-            ));
+            return Err(
+                JsError::new("WindowCounter options: precision belongs to UniqueSeries").into(),
+            );
         }
         let now = millis_or_now(o.now_ms, "nowMs")?;
         Ok(JsWindowCounter {
@@ -417,7 +418,7 @@ impl JsUniqueSeries {
         #[wasm_bindgen(unchecked_param_type = "UniqueSeriesOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> JsResult<JsUniqueSeries> {
+    ) -> Result<JsUniqueSeries, JsValue> {
         let o: SeriesOptions = options(options_, "UniqueSeries")?;
         let now = millis_or_now(o.now_ms, "nowMs")?;
         Ok(JsUniqueSeries {

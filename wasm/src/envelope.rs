@@ -66,7 +66,7 @@ impl JsRecorder {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "RecorderOptions")] options_: Option<js_sys::Object>,
-    ) -> JsResult<JsRecorder> {
+    ) -> Result<JsRecorder, JsValue> {
         let o: RecorderOptions = options(options_, "Recorder")?;
         let inner = match (o.replica, o.next_sequence) {
             (None, None) => Recorder::new(),
@@ -75,7 +75,8 @@ impl JsRecorder {
             (None, Some(_)) => {
                 return Err(JsError::new(
                     "Recorder options: nextSequence needs the replica it continues",
-                ));
+                )
+                .into());
             }
         };
         Ok(JsRecorder { inner })
@@ -128,7 +129,7 @@ impl JsRecorder {
         timestamp_ms: Option<f64>,
         now_ms: Option<f64>,
         #[wasm_bindgen(unchecked_param_type = "SeriesOptions")] options_: Option<js_sys::Object>,
-    ) -> JsResult<bool> {
+    ) -> Result<bool, JsValue> {
         let (now, t) = clock_and_time(now_ms, timestamp_ms)?;
         let value = crate::whole(value, "value")?;
         let config = match (options_.is_none(), self.inner.get(key)) {
@@ -155,7 +156,7 @@ impl JsRecorder {
         #[wasm_bindgen(unchecked_param_type = "UniqueSeriesOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> JsResult<bool> {
+    ) -> Result<bool, JsValue> {
         let (now, t) = clock_and_time(now_ms, timestamp_ms)?;
         let (config, precision) = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::UniqueSeries(u))) => (u.config(), u.precision()),
@@ -181,7 +182,7 @@ impl JsRecorder {
         member: &str,
         score: f64,
         #[wasm_bindgen(unchecked_param_type = "ScoreOptions")] options_: Option<js_sys::Object>,
-    ) -> JsResult<()> {
+    ) -> Result<(), JsValue> {
         #[derive(Default, Deserialize)]
         #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
         struct ScoreOptions {
@@ -212,11 +213,11 @@ impl JsRecorder {
         let mode = crate::rankings::add_mode(o.mode.as_deref())?;
         let written = millis_or_now(o.written_ms, "writtenMs")?;
         let capacity = o.capacity.unwrap_or(capacity);
-        self.refused_forgets(key, |r| {
+        Ok(self.refused_forgets(key, |r| {
             r.leaderboard(key, rule, best, capacity)?
                 .add_at(member.as_bytes(), score, mode, written)
                 .map(drop)
-        })
+        })?)
     }
 
     /// Counts `item` `weight` times (default 1) in the top-K summary under `key` (`options`:
@@ -228,15 +229,15 @@ impl JsRecorder {
         item: &str,
         weight: Option<f64>,
         #[wasm_bindgen(unchecked_param_type = "TopKOptions")] options_: Option<js_sys::Object>,
-    ) -> JsResult<()> {
+    ) -> Result<(), JsValue> {
         let weight = count(weight.unwrap_or(1.0), "weight")?;
         let capacity = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::TopK(t))) => t.capacity(),
             _ => options::<TopKOptions>(options_, "addTopK")?.capacity,
         };
-        self.refused_forgets(key, |r| {
+        Ok(self.refused_forgets(key, |r| {
             r.top_k(key, capacity)?.insert(item.as_bytes(), weight)
-        })
+        })?)
     }
 
     /// Counts `item` `weight` times (default 1) in the count-min sketch under `key` (`options`:
@@ -250,7 +251,7 @@ impl JsRecorder {
         #[wasm_bindgen(unchecked_param_type = "CountMinSketchOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> JsResult<()> {
+    ) -> Result<(), JsValue> {
         let weight = count(weight.unwrap_or(1.0), "weight")?;
         let (width, depth) = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::CountMin(c))) => (c.width(), c.depth()),
@@ -260,7 +261,8 @@ impl JsRecorder {
                     return Err(JsError::new(
                         "addCount options: a recorder's count-min sketches use plain updates \
                          (conservative is for local sketches)",
-                    ));
+                    )
+                    .into());
                 }
                 o.dimensions()?
             }
@@ -280,7 +282,7 @@ impl JsRecorder {
         key: &str,
         value: f64,
         #[wasm_bindgen(unchecked_param_type = "QuantilesOptions")] options_: Option<js_sys::Object>,
-    ) -> JsResult<()> {
+    ) -> Result<(), JsValue> {
         let (alpha, max_bins) = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::Quantiles(q))) => (q.alpha(), q.max_bins()),
             _ => {
@@ -292,9 +294,9 @@ impl JsRecorder {
                 )
             }
         };
-        self.refused_forgets(key, |r| {
+        Ok(self.refused_forgets(key, |r| {
             r.quantiles_with_max_bins(key, alpha, max_bins)?.add(value)
-        })
+        })?)
     }
 
     /// Runs `record` on the recorder; if it is refused and left `key` empty (a key it created),

@@ -78,7 +78,7 @@ pub(crate) fn count(x: f64, what: &str) -> JsResult<u64> {
 pub(crate) fn options<T: DeserializeOwned + Default>(
     value: Option<js_sys::Object>,
     what: &str,
-) -> JsResult<T> {
+) -> Result<T, JsValue> {
     let Some(value) = value.map(JsValue::from) else {
         return Ok(T::default());
     };
@@ -86,7 +86,7 @@ pub(crate) fn options<T: DeserializeOwned + Default>(
         return Ok(T::default());
     }
     if !value.is_object() || js_sys::Array::is_array(&value) {
-        return Err(JsError::new(&format!("{what} options must be an object")));
+        return Err(type_error(&format!("{what} options must be an object")));
     }
     // serde-wasm-bindgen reads only the fields it knows, so `deny_unknown_fields` never sees a
     // typo: compare the object's own keys with the struct's fields here.
@@ -100,7 +100,8 @@ pub(crate) fn options<T: DeserializeOwned + Default>(
             return Err(JsError::new(&format!(
                 "{what} options: unknown field `{name}`, expected one of {}",
                 known.join(", ")
-            )));
+            ))
+            .into());
         }
         let field = js_sys::Reflect::get(&value, &key).unwrap_or(JsValue::UNDEFINED);
         if !field.is_undefined() && !field.is_null() {
@@ -111,8 +112,39 @@ pub(crate) fn options<T: DeserializeOwned + Default>(
         // serde-wasm-bindgen's errors are JS errors whose text starts "Error: ".
         let text = e.to_string();
         let text = text.strip_prefix("Error: ").unwrap_or(&text);
-        JsError::new(&format!("{what} options: {text}"))
+        // A value of the wrong type is a TypeError, as for arguments, told in JS's terms.
+        match text.strip_prefix("invalid type: ") {
+            Some(detail) => type_error(&format!("{what} options: {}", in_js_terms(detail))),
+            None => JsError::new(&format!("{what} options: {text}")).into(),
+        }
     })
+}
+
+/// A JS `TypeError`.
+fn type_error(message: &str) -> JsValue {
+    js_sys::TypeError::new(message).into()
+}
+
+/// serde's "string \"14\", expected u8" as "a string (\"14\") where a number belongs".
+fn in_js_terms(detail: &str) -> String {
+    let (got, expected) = detail
+        .split_once(", expected ")
+        .unwrap_or((detail, "another type"));
+    let expected = match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "f32" | "f64" => {
+            "a number"
+        }
+        "a boolean" | "a string" => expected,
+        other => other,
+    };
+    let got = match got {
+        g if g.starts_with("JsValue(Date") => "a Date".to_string(),
+        g if g.starts_with("JsValue(") => "an object".to_string(),
+        g if g.starts_with("string ") => format!("a string ({})", &g["string ".len()..]),
+        g if g.starts_with("boolean ") => format!("a boolean ({})", &g["boolean ".len()..]),
+        g => g.to_string(),
+    };
+    format!("got {got} where {expected} belongs")
 }
 
 /// The (renamed) field names a struct deserializes, as serde passes them to the deserializer.

@@ -111,7 +111,7 @@ impl JsLeaderboard {
         #[wasm_bindgen(unchecked_param_type = "LeaderboardOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> JsResult<JsLeaderboard> {
+    ) -> Result<JsLeaderboard, JsValue> {
         let o: LeaderboardOptions = options(options_, "Leaderboard")?;
         Ok(JsLeaderboard {
             inner: Leaderboard::new(merge_rule(&o.rule)?, best(&o.best)?, o.capacity)
@@ -285,7 +285,7 @@ impl JsTopK {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "TopKOptions")] options_: Option<js_sys::Object>,
-    ) -> JsResult<JsTopK> {
+    ) -> Result<JsTopK, JsValue> {
         let o: TopKOptions = options(options_, "TopK")?;
         Ok(JsTopK {
             inner: TopK::new(o.capacity).map_err(js_error)?,
@@ -472,7 +472,7 @@ impl JsCountMinSketch {
         #[wasm_bindgen(unchecked_param_type = "CountMinSketchOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> JsResult<JsCountMinSketch> {
+    ) -> Result<JsCountMinSketch, JsValue> {
         let o: CountMinOptions = options(options_, "CountMinSketch")?;
         let (width, depth) = o.dimensions()?;
         let mut inner = CountMinSketch::with_dimensions(width, depth).map_err(js_error)?;
@@ -598,7 +598,7 @@ impl JsQuantiles {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "QuantilesOptions")] options_: Option<js_sys::Object>,
-    ) -> JsResult<JsQuantiles> {
+    ) -> Result<JsQuantiles, JsValue> {
         let o: QuantilesOptions = options(options_, "Quantiles")?;
         let inner = match o.max_bins {
             Some(bins) => Quantiles::with_max_bins(o.alpha, bins),

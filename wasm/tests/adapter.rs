@@ -16,8 +16,8 @@ fn object(pairs: &[(&str, JsValue)]) -> js_sys::Object {
 }
 
 /// The message of the JS `Error` an adapter call returned.
-fn message(e: wasm_bindgen::JsError) -> String {
-    let value = JsValue::from(e);
+fn message(e: impl Into<JsValue>) -> String {
+    let value: JsValue = e.into();
     let error = value.dyn_ref::<js_sys::Error>().expect("a real Error");
     String::from(error.message())
 }
