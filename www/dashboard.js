@@ -36,7 +36,6 @@ const state = {
   lastRefreshMs: 0,
   nowMs: 0,
   nowAt: 0,
-  keys: [],
   charts: {},
   range: null,
   edge: null,
@@ -86,7 +85,6 @@ async function refresh() {
     state.nowAt = performance.now();
     $('#tenant-name').textContent = `tenant ${tenant.json.tenant}`;
     const listing = await listKeys();
-    state.keys = listing.keys;
     const ctx = { tenant, now: state.nowMs, keys: listing.keys, complete: listing.complete, familyKeys: familyLister(listing) };
     await Promise.all([
       panel('overview', () => overview(ctx)),
@@ -827,7 +825,6 @@ function connectLive() {
   source.addEventListener('lagged', scheduleRefresh);
   source.addEventListener('error', () => {
     if (source?.readyState === EventSource.CLOSED) {
-      setLive('offline');
       disconnectLive('offline');
       // EventSource does not say why it closed: a refresh tells a refused token (it asks for
       // another) from a server that is down. Without it, a token revoked while the page was open

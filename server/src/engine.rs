@@ -14,9 +14,9 @@
 //!    dense entry merged into a dense key the registers it raised (nothing at all if it raised
 //!    none), are appended as its deltas (until they add up to its size; then it is written whole
 //!    and they are dropped), and a load merges them back in order: the sketch the writer would
-//!    hold had it loaded the key's bytes and merged those entries. (In the sparse range a sketch merged in
-//!    memory keeps its items' hashes at more bits than its encoding, so after any reload later
-//!    encodings may differ from a never-reloaded one's; the registers do not.)
+//!    hold had it loaded the key's bytes and merged those entries. (In the sparse range a sketch
+//!    merged in memory keeps its items' hashes at more bits than its encoding, so after any
+//!    reload later encodings may differ from a never-reloaded one's; the registers do not.)
 //!    Only after the commit are the copies put into the cache and every request of the batch
 //!    answered, so an "applied" answer means "on disk", and a crash before the commit loses only
 //!    unanswered work (its senders retry the same bytes, which the recovered ledger has not seen).

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::{
-    EstimateJs, JsHyperLogLog, JsResult, count, js_error, millis, millis_or_now, options, plain,
+    EstimateJs, JsHyperLogLog, JsResult, count, error, js_error, millis, millis_or_now, options,
+    plain,
 };
 
 /// A named 64-bit counter with increments and decrements.
@@ -134,13 +135,12 @@ impl SeriesOptions {
 pub(crate) fn series_config(
     value: Option<js_sys::Object>,
     what: &str,
-) -> Result<(SeriesConfig, Option<u8>), JsValue> {
+) -> JsResult<(SeriesConfig, Option<u8>)> {
     let o: SeriesOptions = options(value, what)?;
     if o.now_ms.is_some() {
-        return Err(JsError::new(&format!(
+        return Err(error(&format!(
             "{what} options: nowMs belongs to the constructor, not to a recorder key"
-        ))
-        .into());
+        )));
     }
     Ok((o.config()?, o.precision))
 }
@@ -294,12 +294,12 @@ impl JsWindowCounter {
         #[wasm_bindgen(unchecked_param_type = "WindowCounterOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> Result<JsWindowCounter, JsValue> {
+    ) -> JsResult<JsWindowCounter> {
         let o: SeriesOptions = options(options_, "WindowCounter")?;
         if o.precision.is_some() {
-            return Err(
-                JsError::new("WindowCounter options: precision belongs to UniqueSeries").into(),
-            );
+            return Err(error(
+                "WindowCounter options: precision belongs to UniqueSeries",
+            ));
         }
         let now = millis_or_now(o.now_ms, "nowMs")?;
         Ok(JsWindowCounter {
@@ -418,7 +418,7 @@ impl JsUniqueSeries {
         #[wasm_bindgen(unchecked_param_type = "UniqueSeriesOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> Result<JsUniqueSeries, JsValue> {
+    ) -> JsResult<JsUniqueSeries> {
         let o: SeriesOptions = options(options_, "UniqueSeries")?;
         let now = millis_or_now(o.now_ms, "nowMs")?;
         Ok(JsUniqueSeries {

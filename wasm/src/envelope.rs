@@ -8,7 +8,7 @@ use crate::counters::series_config;
 use crate::rankings::{CountMinOptions, LeaderboardOptions, QuantilesOptions, TopKOptions};
 use crate::{
     JsCountMinSketch, JsCounter, JsHyperLogLog, JsLeaderboard, JsQuantiles, JsResult, JsTopK,
-    JsUniqueSeries, JsWindowCounter, count, js_error, millis, millis_or_now, options, plain,
+    JsUniqueSeries, JsWindowCounter, count, error, js_error, millis, millis_or_now, options, plain,
 };
 
 #[derive(Default, Deserialize)]
@@ -23,13 +23,13 @@ struct RecorderOptions {
 fn parse_replica(hex: &str) -> JsResult<ReplicaId> {
     let digits = hex.as_bytes();
     if digits.len() != 32 {
-        return Err(JsError::new(&format!(
+        return Err(error(&format!(
             "replica must be 32 hex digits, got {} characters",
             digits.len()
         )));
     }
     if let Some(at) = digits.iter().position(|d| !d.is_ascii_hexdigit()) {
-        return Err(JsError::new(&format!(
+        return Err(error(&format!(
             "replica must be 32 hex digits, got a non-hex character at {at}"
         )));
     }
@@ -66,17 +66,16 @@ impl JsRecorder {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "RecorderOptions")] options_: Option<js_sys::Object>,
-    ) -> Result<JsRecorder, JsValue> {
+    ) -> JsResult<JsRecorder> {
         let o: RecorderOptions = options(options_, "Recorder")?;
         let inner = match (o.replica, o.next_sequence) {
             (None, None) => Recorder::new(),
             (Some(r), None) => Recorder::with_replica(parse_replica(&r)?),
             (Some(r), Some(n)) => Recorder::resume(parse_replica(&r)?, count(n, "nextSequence")?),
             (None, Some(_)) => {
-                return Err(JsError::new(
+                return Err(error(
                     "Recorder options: nextSequence needs the replica it continues",
-                )
-                .into());
+                ));
             }
         };
         Ok(JsRecorder { inner })
@@ -88,7 +87,7 @@ impl JsRecorder {
         let precision = precision
             .map(|p| {
                 u8::try_from(count(p, "precision")?)
-                    .map_err(|_| JsError::new(&format!("precision {p} is outside 4..=18")))
+                    .map_err(|_| error(&format!("precision {p} is outside 4..=18")))
             })
             .transpose()?;
         let p = match (precision, self.inner.get(key)) {
@@ -129,7 +128,7 @@ impl JsRecorder {
         timestamp_ms: Option<f64>,
         now_ms: Option<f64>,
         #[wasm_bindgen(unchecked_param_type = "SeriesOptions")] options_: Option<js_sys::Object>,
-    ) -> Result<bool, JsValue> {
+    ) -> JsResult<bool> {
         let (now, t) = clock_and_time(now_ms, timestamp_ms)?;
         let value = crate::whole(value, "value")?;
         let config = match (options_.is_none(), self.inner.get(key)) {
@@ -156,7 +155,7 @@ impl JsRecorder {
         #[wasm_bindgen(unchecked_param_type = "UniqueSeriesOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> Result<bool, JsValue> {
+    ) -> JsResult<bool> {
         let (now, t) = clock_and_time(now_ms, timestamp_ms)?;
         let (config, precision) = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::UniqueSeries(u))) => (u.config(), u.precision()),
@@ -182,7 +181,7 @@ impl JsRecorder {
         member: &str,
         score: f64,
         #[wasm_bindgen(unchecked_param_type = "ScoreOptions")] options_: Option<js_sys::Object>,
-    ) -> Result<(), JsValue> {
+    ) -> JsResult<()> {
         #[derive(Default, Deserialize)]
         #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
         struct ScoreOptions {
@@ -213,11 +212,11 @@ impl JsRecorder {
         let mode = crate::rankings::add_mode(o.mode.as_deref())?;
         let written = millis_or_now(o.written_ms, "writtenMs")?;
         let capacity = o.capacity.unwrap_or(capacity);
-        Ok(self.refused_forgets(key, |r| {
+        self.refused_forgets(key, |r| {
             r.leaderboard(key, rule, best, capacity)?
                 .add_at(member.as_bytes(), score, mode, written)
                 .map(drop)
-        })?)
+        })
     }
 
     /// Counts `item` `weight` times (default 1) in the top-K summary under `key` (`options`:
@@ -229,15 +228,15 @@ impl JsRecorder {
         item: &str,
         weight: Option<f64>,
         #[wasm_bindgen(unchecked_param_type = "TopKOptions")] options_: Option<js_sys::Object>,
-    ) -> Result<(), JsValue> {
+    ) -> JsResult<()> {
         let weight = count(weight.unwrap_or(1.0), "weight")?;
         let capacity = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::TopK(t))) => t.capacity(),
             _ => options::<TopKOptions>(options_, "addTopK")?.capacity,
         };
-        Ok(self.refused_forgets(key, |r| {
+        self.refused_forgets(key, |r| {
             r.top_k(key, capacity)?.insert(item.as_bytes(), weight)
-        })?)
+        })
     }
 
     /// Counts `item` `weight` times (default 1) in the count-min sketch under `key` (`options`:
@@ -251,18 +250,17 @@ impl JsRecorder {
         #[wasm_bindgen(unchecked_param_type = "CountMinSketchOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> Result<(), JsValue> {
+    ) -> JsResult<()> {
         let weight = count(weight.unwrap_or(1.0), "weight")?;
         let (width, depth) = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::CountMin(c))) => (c.width(), c.depth()),
             _ => {
                 let o = options::<CountMinOptions>(options_, "addCount")?;
                 if o.conservative {
-                    return Err(JsError::new(
+                    return Err(error(
                         "addCount options: a recorder's count-min sketches use plain updates \
                          (conservative is for local sketches)",
-                    )
-                    .into());
+                    ));
                 }
                 o.dimensions()?
             }
@@ -282,7 +280,7 @@ impl JsRecorder {
         key: &str,
         value: f64,
         #[wasm_bindgen(unchecked_param_type = "QuantilesOptions")] options_: Option<js_sys::Object>,
-    ) -> Result<(), JsValue> {
+    ) -> JsResult<()> {
         let (alpha, max_bins) = match (options_.is_none(), self.inner.get(key)) {
             (true, Some(Sketch::Quantiles(q))) => (q.alpha(), q.max_bins()),
             _ => {
@@ -294,9 +292,9 @@ impl JsRecorder {
                 )
             }
         };
-        Ok(self.refused_forgets(key, |r| {
+        self.refused_forgets(key, |r| {
             r.quantiles_with_max_bins(key, alpha, max_bins)?.add(value)
-        })?)
+        })
     }
 
     /// Runs `record` on the recorder; if it is refused and left `key` empty (a key it created),
@@ -434,7 +432,7 @@ impl JsEnvelopeReader {
         let sketch = self
             .inner
             .get(key)
-            .ok_or_else(|| JsError::new(&format!("no entry {key:?} in this envelope")))?;
+            .ok_or_else(|| error(&format!("no entry {key:?} in this envelope")))?;
         Ok(sketch_to_js(sketch.clone()))
     }
 

@@ -32,7 +32,7 @@ impl JsHyperLogLog {
         #[wasm_bindgen(unchecked_param_type = "HyperLogLogOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> Result<JsHyperLogLog, JsValue> {
+    ) -> JsResult<JsHyperLogLog> {
         let o: Options = options(options_, "HyperLogLog")?;
         Ok(JsHyperLogLog {
             inner: HyperLogLog::new(o.precision).map_err(js_error)?,

@@ -27,14 +27,21 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
-pub(crate) type JsResult<T> = Result<T, JsError>;
+/// Errors are JS values: an `Error` with the core's message, or a `TypeError` for an option of
+/// the wrong type (wasm-bindgen's `JsError` can only be an `Error`).
+pub(crate) type JsResult<T> = Result<T, JsValue>;
 
 /// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// A JS `Error` carrying the core's message.
-pub(crate) fn js_error(e: impl core::fmt::Display) -> JsError {
-    JsError::new(&e.to_string())
+pub(crate) fn js_error(e: impl core::fmt::Display) -> JsValue {
+    error(&e.to_string())
+}
+
+/// A JS `Error` with `message`.
+pub(crate) fn error(message: &str) -> JsValue {
+    JsError::new(message).into()
 }
 
 /// A time in milliseconds: a safe integer.
@@ -51,7 +58,7 @@ fn safe_integer(x: f64, what: &str, unit: &str) -> JsResult<i64> {
     if x.is_finite() && x.fract() == 0.0 && x.abs() <= MAX_SAFE_INTEGER {
         Ok(x as i64)
     } else {
-        Err(JsError::new(&format!(
+        Err(error(&format!(
             "{what} must be a whole number{unit} within ±(2^53 - 1), got {x}"
         )))
     }
@@ -67,7 +74,7 @@ pub(crate) fn count(x: f64, what: &str) -> JsResult<u64> {
     if x.is_finite() && x.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&x) {
         Ok(x as u64)
     } else {
-        Err(JsError::new(&format!(
+        Err(error(&format!(
             "{what} must be a whole number from 0 to 2^53 - 1, got {x}"
         )))
     }
@@ -78,7 +85,7 @@ pub(crate) fn count(x: f64, what: &str) -> JsResult<u64> {
 pub(crate) fn options<T: DeserializeOwned + Default>(
     value: Option<js_sys::Object>,
     what: &str,
-) -> Result<T, JsValue> {
+) -> JsResult<T> {
     let Some(value) = value.map(JsValue::from) else {
         return Ok(T::default());
     };
@@ -97,11 +104,10 @@ pub(crate) fn options<T: DeserializeOwned + Default>(
     for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()) {
         let name = key.as_string().unwrap_or_default();
         if !known.contains(&name.as_str()) {
-            return Err(JsError::new(&format!(
+            return Err(error(&format!(
                 "{what} options: unknown field `{name}`, expected one of {}",
                 known.join(", ")
-            ))
-            .into());
+            )));
         }
         let field = js_sys::Reflect::get(&value, &key).unwrap_or(JsValue::UNDEFINED);
         if !field.is_undefined() && !field.is_null() {
@@ -115,7 +121,7 @@ pub(crate) fn options<T: DeserializeOwned + Default>(
         // A value of the wrong type is a TypeError, as for arguments, told in JS's terms.
         match text.strip_prefix("invalid type: ") {
             Some(detail) => type_error(&format!("{what} options: {}", in_js_terms(detail))),
-            None => JsError::new(&format!("{what} options: {text}")).into(),
+            None => error(&format!("{what} options: {text}")),
         }
     })
 }
@@ -134,7 +140,6 @@ fn in_js_terms(detail: &str) -> String {
         "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "f32" | "f64" => {
             "a number"
         }
-        "a boolean" | "a string" => expected,
         other => other,
     };
     let got = match got {
@@ -211,7 +216,7 @@ pub(crate) fn packed<'a>(data: &'a [u8], ends: Option<&[u32]>) -> JsResult<Vec<&
     for (i, &end) in ends.iter().enumerate() {
         let end = end as usize;
         if end < start || end > data.len() {
-            return Err(JsError::new(&format!(
+            return Err(error(&format!(
                 "ends[{i}] = {end} is out of order or past the buffer's {} bytes",
                 data.len()
             )));
@@ -222,7 +227,7 @@ pub(crate) fn packed<'a>(data: &'a [u8], ends: Option<&[u32]>) -> JsResult<Vec<&
     // Bytes after the last item would be dropped without a word: a caller's mistake (a wrong
     // last end, or a pooled buffer passed whole) that must not pass as success.
     if start != data.len() {
-        return Err(JsError::new(&format!(
+        return Err(error(&format!(
             "the items end at byte {start} of the buffer's {}: pass data.subarray(0, {start}) if the rest is not items",
             data.len()
         )));

@@ -7,7 +7,7 @@ use edgesketch::{
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use crate::{JsResult, count, js_error, millis_or_now, options, plain, text};
+use crate::{JsResult, count, error, js_error, millis_or_now, options, plain, text};
 
 pub(crate) fn merge_rule(name: &str) -> JsResult<MergeRule> {
     Ok(match name {
@@ -16,7 +16,7 @@ pub(crate) fn merge_rule(name: &str) -> JsResult<MergeRule> {
         "sum" => MergeRule::Sum,
         "lastWriterWins" => MergeRule::LastWriterWins,
         _ => {
-            return Err(JsError::new(&format!(
+            return Err(error(&format!(
                 "rule must be \"max\", \"min\", \"sum\" or \"lastWriterWins\", got {name:?}"
             )));
         }
@@ -28,7 +28,7 @@ pub(crate) fn best(name: &str) -> JsResult<Best> {
         "highest" => Best::Highest,
         "lowest" => Best::Lowest,
         _ => {
-            return Err(JsError::new(&format!(
+            return Err(error(&format!(
                 "best must be \"highest\" or \"lowest\", got {name:?}"
             )));
         }
@@ -39,7 +39,7 @@ fn order(name: Option<String>) -> JsResult<Order> {
     match name.as_deref() {
         None | Some("descending") => Ok(Order::Descending),
         Some("ascending") => Ok(Order::Ascending),
-        Some(other) => Err(JsError::new(&format!(
+        Some(other) => Err(error(&format!(
             "order must be \"ascending\" or \"descending\", got {other:?}"
         ))),
     }
@@ -54,7 +54,7 @@ pub(crate) fn add_mode(name: Option<&str>) -> JsResult<AddMode> {
         Some("onlyExisting") => AddMode::OnlyExisting,
         Some("increment") => AddMode::Increment,
         Some(other) => {
-            return Err(JsError::new(&format!(
+            return Err(error(&format!(
                 "mode must be \"set\", \"greaterThan\", \"lessThan\", \"onlyNew\", \
                  \"onlyExisting\" or \"increment\", got {other:?}"
             )));
@@ -111,7 +111,7 @@ impl JsLeaderboard {
         #[wasm_bindgen(unchecked_param_type = "LeaderboardOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> Result<JsLeaderboard, JsValue> {
+    ) -> JsResult<JsLeaderboard> {
         let o: LeaderboardOptions = options(options_, "Leaderboard")?;
         Ok(JsLeaderboard {
             inner: Leaderboard::new(merge_rule(&o.rule)?, best(&o.best)?, o.capacity)
@@ -285,7 +285,7 @@ impl JsTopK {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "TopKOptions")] options_: Option<js_sys::Object>,
-    ) -> Result<JsTopK, JsValue> {
+    ) -> JsResult<JsTopK> {
         let o: TopKOptions = options(options_, "TopK")?;
         Ok(JsTopK {
             inner: TopK::new(o.capacity).map_err(js_error)?,
@@ -430,7 +430,7 @@ impl CountMinOptions {
             )
             .map_err(js_error),
             (Some(w), Some(d)) if self.epsilon.is_none() && self.delta.is_none() => Ok((w, d)),
-            _ => Err(JsError::new(
+            _ => Err(error(
                 "CountMinSketch options: give epsilon and delta, or width and depth (both)",
             )),
         }
@@ -472,7 +472,7 @@ impl JsCountMinSketch {
         #[wasm_bindgen(unchecked_param_type = "CountMinSketchOptions")] options_: Option<
             js_sys::Object,
         >,
-    ) -> Result<JsCountMinSketch, JsValue> {
+    ) -> JsResult<JsCountMinSketch> {
         let o: CountMinOptions = options(options_, "CountMinSketch")?;
         let (width, depth) = o.dimensions()?;
         let mut inner = CountMinSketch::with_dimensions(width, depth).map_err(js_error)?;
@@ -598,7 +598,7 @@ impl JsQuantiles {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "QuantilesOptions")] options_: Option<js_sys::Object>,
-    ) -> Result<JsQuantiles, JsValue> {
+    ) -> JsResult<JsQuantiles> {
         let o: QuantilesOptions = options(options_, "Quantiles")?;
         let inner = match o.max_bins {
             Some(bins) => Quantiles::with_max_bins(o.alpha, bins),
@@ -619,9 +619,7 @@ impl JsQuantiles {
     pub fn add_many(&mut self, values: &[f64]) -> JsResult<()> {
         // All or nothing: a bad value anywhere leaves the sketch as it was.
         if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-            return Err(JsError::new(&format!(
-                "quantile values must be finite, got {bad}"
-            )));
+            return Err(error(&format!("quantile values must be finite, got {bad}")));
         }
         for &v in values {
             self.inner.add(v).map_err(js_error)?;
@@ -716,7 +714,7 @@ crate::snapshot_methods!(
 /// A top-K item's length within the core's limit (checked up front so a batch is all or nothing).
 fn item_fits(len: usize) -> JsResult<()> {
     if len > edgesketch::wire::topk::MAX_ITEM_LEN {
-        return Err(JsError::new(&format!(
+        return Err(error(&format!(
             "top-K items are at most {} bytes, got one of {len}; nothing was added",
             edgesketch::wire::topk::MAX_ITEM_LEN
         )));
@@ -729,7 +727,7 @@ fn fraction(q: f64) -> JsResult<f64> {
     if (0.0..=1.0).contains(&q) {
         Ok(q)
     } else {
-        Err(JsError::new(&format!(
+        Err(error(&format!(
             "a quantile is a number from 0 to 1, got {q}"
         )))
     }

@@ -12,7 +12,7 @@ use std::cell::Cell;
 
 use wasm_bindgen::prelude::*;
 
-use crate::JsResult;
+use crate::{JsResult, error};
 
 thread_local! {
     // Taken out while in use and put back after, not a RefCell: a trap (an allocation failing
@@ -101,7 +101,7 @@ pub(crate) fn with_items(
         for (i, at) in (0..ends_len).step_by(4).enumerate() {
             let end = end_at(at);
             if end < start || end > data_len {
-                return Err(JsError::new(&format!(
+                return Err(error(&format!(
                     "ends[{i}] = {end} is out of order or past the batch's {data_len} bytes"
                 )));
             }
@@ -117,8 +117,8 @@ pub(crate) fn with_items(
     })
 }
 
-fn overrun(wanted: u64, held: usize) -> JsError {
-    JsError::new(&format!(
+fn overrun(wanted: u64, held: usize) -> JsValue {
+    error(&format!(
         "the scratch buffer holds {held} bytes, not the {wanted} named"
     ))
 }

@@ -80,8 +80,9 @@ pub struct CommitBatch<'a> {
     /// include them).
     pub sketches: Vec<SketchWrite<'a>>,
     /// Deltas to append to stored keys, in the order they were merged: the bare bytes of a
-    /// sketch that the key's sketch merged (an entry as sent, or the registers an entry raised). Cheaper than rewriting a large sketch for a small
-    /// entry; only for families whose merge needs nothing but the two sketches (HyperLogLog).
+    /// sketch that the key's sketch merged (an entry as sent, or the registers an entry raised).
+    /// Cheaper than rewriting a large sketch for a small change; only for families whose merge
+    /// needs nothing but the two sketches (HyperLogLog).
     /// A key is in `sketches` or in `deltas` of one batch, never both, and only keys stored
     /// before the batch get deltas.
     pub deltas: Vec<SketchWrite<'a>>,
