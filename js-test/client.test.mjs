@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 
-import { createClient, EnvelopeReader } from 'edgesketch';
+import { createClient, EnvelopeReader, HyperLogLog } from 'edgesketch';
 
 const servers = [];
 after(() => {
@@ -559,7 +559,7 @@ test('flushBeacon splits envelopes over a beacon\'s size and keeps what the brow
 
 /** Runs `body` with browser globals stubbed (window, document, navigator, window events). */
 async function inBrowser(onLine, body) {
-  const saved = Object.fromEntries(['window', 'document', 'navigator', 'addEventListener', 'removeEventListener']
+  const saved = Object.fromEntries(['window', 'document', 'navigator', 'addEventListener', 'removeEventListener', 'localStorage']
     .map((k) => [k, Object.getOwnPropertyDescriptor(globalThis, k)]));
   const win = new EventTarget();
   const doc = new EventTarget();
@@ -570,6 +570,7 @@ async function inBrowser(onLine, body) {
   define('navigator', { onLine, userAgent: 'test' });
   define('addEventListener', win.addEventListener.bind(win));
   define('removeEventListener', win.removeEventListener.bind(win));
+  define('localStorage', undefined); // Node 22+ may have one: tests pass theirs as `storage`
   try {
     await body({ fire: (type) => win.dispatchEvent(new Event(type)), doc });
   } finally {
@@ -821,4 +822,226 @@ test('an envelope back from a failed send is not dropped, though the queue fille
   await new Promise((r) => setTimeout(r, 60)); // past the backoff
   await client.flush();
   assert.equal(sums.reduce((x, y) => x + y, 0n), 11n);
+});
+
+// --- Unsent envelopes kept in storage when a page goes away (option `storage`).
+
+/** A Web Storage in memory; `limitChars`: its quota (keys and values, as browsers count it). */
+function memoryStorage(limitChars = Infinity) {
+  const map = new Map();
+  return {
+    map,
+    get length() { return map.size; },
+    key: (i) => [...map.keys()][i] ?? null,
+    getItem: (k) => (map.has(k) ? map.get(k) : null),
+    setItem(k, v) {
+      let used = k.length + String(v).length;
+      for (const [key, value] of map) if (key !== k) used += key.length + value.length;
+      if (used > limitChars) throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
+      map.set(k, String(v));
+    },
+    removeItem: (k) => { map.delete(k); },
+  };
+}
+const savedKeys = (storage) => [...storage.map.keys()].filter((k) => k.startsWith('edgesketch:unsent:'));
+
+/** A server applying each (replica, sequence) once, reached by fetch and by beacons; `up`: it
+ * answers (else 503, and beacons sent meanwhile are lost); `beaconQuota`: bytes of beacons the
+ * browser takes, after which `sendBeacon` answers false. */
+function exactlyOnce({ beaconQuota = 65_536 } = {}) {
+  const applied = new Map();
+  const state = { up: true, quota: beaconQuota, pendingBeacons: [], beaconsTaken: 0 };
+  const apply = (bytes) => {
+    const envelope = new EnvelopeReader(bytes);
+    const id = `${envelope.replica}/${envelope.sequence}`;
+    if (applied.has(id)) return 'duplicate';
+    applied.set(id, envelope);
+    return 'applied';
+  };
+  return {
+    state,
+    applied,
+    fetch: async (url, init) => {
+      if (!state.up) return new Response('down', { status: 503 });
+      return new Response(JSON.stringify({ outcome: apply(await bodyOf(init)) }), { status: 200 });
+    },
+    sendBeacon: (url, blob) => {
+      if (blob.size > state.quota) return false;
+      state.quota -= blob.size;
+      state.beaconsTaken++;
+      state.pendingBeacons.push(state.up ? blob : null); // sent while down: refused, lost
+      return true;
+    },
+    /** The beacons arrive (the browser sends them after the page is gone). */
+    async deliverBeacons() {
+      for (const blob of state.pendingBeacons.splice(0)) if (blob) apply(new Uint8Array(await blob.arrayBuffer()));
+      state.quota = beaconQuota;
+    },
+    /** The sum of counter `key` over every envelope applied. */
+    total(key) {
+      let sum = 0n;
+      for (const envelope of applied.values()) if (envelope.entries().some((e) => e.key === key)) sum += envelope.open(key).value;
+      return sum;
+    },
+    /** The union of HyperLogLog `key` over every envelope applied. */
+    union(key) {
+      const merged = new HyperLogLog();
+      for (const envelope of applied.values()) if (envelope.entries().some((e) => e.key === key)) merged.merge(envelope.open(key));
+      return merged;
+    },
+  };
+}
+
+const page = { endpoint: 'http://127.0.0.1:9/v1/ingest', token: 'page-token', ...fast, maxEvents: 1e9, maxAgeMs: 1e9, flushIntervalMs: 0 };
+
+test('storage: a backlog past the 64 KiB beacon quota is saved on pagehide and the next page sends it, each envelope once', async () => {
+  await inBrowser(true, async ({ fire }) => {
+    const server = exactlyOnce();
+    const storage = memoryStorage();
+    const expected = new HyperLogLog();
+    const first = createClient({ ...page, storage, fetch: server.fetch, sendBeacon: server.sendBeacon });
+    // Eight dense HyperLogLogs (~100 KB) and a counter, all in the recorder when the page goes.
+    for (let k = 0; k < 8; k++) {
+      for (let i = 0; i < 20_000; i++) {
+        first.addUnique(`u${k}`, `${k}-${i}`);
+        if (k === 0) expected.add(`${k}-${i}`);
+      }
+    }
+    for (let i = 0; i < 1_000; i++) first.increment('n');
+    fire('pagehide');
+    await server.deliverBeacons();
+    const beaconed = first.stats().beacons;
+    assert.ok(beaconed >= 1 && first.stats().queued >= 1, `${beaconed} beacons, ${first.stats().queued} left by the quota`);
+    assert.equal(savedKeys(storage).length, 1);
+    assert.ok(server.applied.size < 8, 'the beacons alone did not carry everything');
+
+    const errors = [];
+    const next = createClient({ ...page, storage, fetch: server.fetch, sendBeacon: server.sendBeacon, onError: (e) => errors.push(e) });
+    assert.equal(next.stats().restored, first.stats().queued);
+    const result = await next.flush();
+    assert.deepEqual([result.queued, next.stats().sent, next.stats().duplicates], [0, first.stats().queued, 0]);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(savedKeys(storage), [], 'taken over');
+    assert.equal(server.total('n'), 1_000n);
+    assert.deepEqual(server.union('u0').toBytes(), expected.toBytes(), 'the same registers as recorded');
+    // A third page finds nothing to take over.
+    assert.equal(createClient({ ...page, storage, fetch: server.fetch }).stats().restored, 0);
+  });
+});
+
+test('storage: beacons sent while the server fails are kept too, and a resend of one that arrived counts once', async () => {
+  await inBrowser(true, async ({ fire }) => {
+    for (const beaconsArrive of [false, true]) {
+      const server = exactlyOnce();
+      const storage = memoryStorage();
+      const first = createClient({ ...page, retries: 0, storage, fetch: server.fetch, sendBeacon: server.sendBeacon });
+      first.increment('n', 5);
+      server.state.up = false;
+      await first.flush(); // 503: queued, the client is in its backoff
+      first.increment('n', 7);
+      server.state.up = beaconsArrive; // the beacons reach a server that is back, or are refused
+      fire('pagehide');
+      await server.deliverBeacons();
+      assert.equal(first.stats().beacons, 2);
+      assert.equal(server.total('n'), beaconsArrive ? 12n : 0n);
+      server.state.up = true;
+      const errors = [];
+      const next = createClient({ ...page, storage, fetch: server.fetch, onError: (e) => errors.push(e) });
+      assert.equal(next.stats().restored, 2);
+      await next.flush();
+      assert.equal(server.total('n'), 12n, `beacons ${beaconsArrive ? 'arrived' : 'lost'}: each event counted once`);
+      assert.deepEqual([next.stats().sent, next.stats().duplicates, errors.length], [2, 0, 0],
+        'a "duplicate" for a saved envelope is not another sender reusing the replica id');
+    }
+  });
+});
+
+test('storage: offline, everything recorded is saved on pagehide, for the same endpoint and token only', async () => {
+  const storage = memoryStorage();
+  await inBrowser(false, async ({ fire }) => {
+    const first = createClient({ ...page, storage, sendBeacon: () => { throw new Error('no beacon while offline'); } });
+    first.increment('n', 3);
+    first.addUnique('u', 'ada');
+    fire('pagehide');
+    assert.deepEqual([first.stats().pendingEvents, savedKeys(storage).length], [0, 1]);
+  });
+  await inBrowser(true, async () => {
+    const server = exactlyOnce();
+    for (const other of [{ token: 'another-token' }, { endpoint: 'http://127.0.0.1:9/v1/ingest?tenant=b' }, { storage: null }]) {
+      const client = createClient({ ...page, storage, ...other, fetch: server.fetch });
+      assert.equal(client.stats().restored, 0, JSON.stringify(other));
+    }
+    assert.equal(savedKeys(storage).length, 1, 'left for its own client');
+    const next = createClient({ ...page, storage, fetch: server.fetch });
+    await next.flush();
+    assert.deepEqual([next.stats().restored, server.total('n')], [1, 3n]);
+  });
+});
+
+test('storage: a page shown again takes its envelopes back; unreadable and expired entries are removed', async () => {
+  await inBrowser(true, async ({ doc }) => {
+    const server = exactlyOnce();
+    const storage = memoryStorage();
+    const client = createClient({ ...page, retries: 0, storage, fetch: server.fetch, sendBeacon: server.sendBeacon });
+    client.increment('n', 2);
+    server.state.up = false;
+    await client.flush();
+    doc.visibilityState = 'hidden';
+    doc.dispatchEvent(new Event('visibilitychange'));
+    assert.deepEqual([client.stats().beacons, client.stats().queued, savedKeys(storage).length], [1, 0, 1]);
+    await server.deliverBeacons(); // refused: the server is down
+    server.state.up = true;
+    doc.visibilityState = 'visible';
+    doc.dispatchEvent(new Event('visibilitychange'));
+    assert.deepEqual([client.stats().queued, savedKeys(storage).length], [1, 0], 'the uncertain beacon is queued again');
+    await new Promise((r) => setTimeout(r, 60)); // past the backoff
+    await client.flush();
+    assert.equal(server.total('n'), 2n);
+    await client.close();
+
+    // A saved entry with one envelope spoiled, garbage under the prefix, an expired entry of
+    // another client, a fresh one.
+    const left = createClient({ ...page, storage, sendBeacon: () => false });
+    left.increment('n', 1);
+    left.flushBeacon();
+    left.increment('n', 10);
+    left.flushBeacon();
+    const [key] = savedKeys(storage);
+    const saved = JSON.parse(storage.getItem(key));
+    assert.equal(saved.envelopes.length, 2);
+    saved.envelopes[0].bytes = 'AAAA';
+    storage.setItem(key, JSON.stringify(saved));
+    storage.setItem('edgesketch:unsent:garbage', '{not json');
+    storage.setItem('edgesketch:unsent:old', JSON.stringify({ ...saved, endpoint: 'http://elsewhere/v1/ingest', savedAt: Date.now() - 26 * 3600_000 }));
+    storage.setItem('edgesketch:unsent:fresh', JSON.stringify({ ...saved, endpoint: 'http://elsewhere/v1/ingest', savedAt: Date.now() }));
+    storage.setItem('unrelated', 'kept');
+    const errors = [];
+    const next = createClient({ ...page, storage, fetch: server.fetch, onError: (e) => errors.push(e.message) });
+    assert.deepEqual([...storage.map.keys()].sort(), ['edgesketch:unsent:fresh', 'unrelated']);
+    assert.equal(errors.length, 2, errors.join('\n'));
+    assert.ok(errors.some((m) => m.includes(`an unsent envelope saved under ${key} is unreadable, skipped`)), errors.join('\n'));
+    assert.ok(errors.some((m) => m.includes('edgesketch:unsent:garbage are unreadable, removed')), errors.join('\n'));
+    assert.equal(next.stats().restored, 1);
+    await next.flush();
+    assert.equal(server.total('n'), 12n, 'the second envelope of the spoiled entry arrived');
+  });
+});
+
+test('storage: a quota that cannot hold the backlog keeps the newest envelopes and says how many are lost', async () => {
+  await inBrowser(false, async ({ fire }) => {
+    const storage = memoryStorage(2_000);
+    const errors = [];
+    const client = createClient({ ...page, storage, maxEvents: 1, onError: (e) => errors.push(e.message) });
+    // Offline: one envelope per pagehide (the recorder holds what comes between).
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < 300; j++) client.addUnique('u', `${i}-${j}`);
+      fire('pagehide');
+    }
+    const saved = JSON.parse(storage.getItem(savedKeys(storage)[0])).envelopes;
+    assert.ok(saved.length >= 1 && saved.length < 4, `${saved.length} of 4 saved`);
+    assert.match(errors.at(-1), new RegExp(`^storage took ${saved.length} of 4 unsent envelopes: ${4 - saved.length} are lost if the page does not come back$`));
+    assert.equal(client.stats().queued, 4, 'all still queued while the page lives');
+  });
+  assert.throws(() => createClient({ ...page, storage: 5 }), /storage must be a Web Storage \(localStorage\) or null, and has no getItem\(\)/);
+  assert.throws(() => createClient({ ...page, storage: { getItem() {}, setItem() {}, removeItem() {} } }), /has no key\(\)/);
 });

@@ -1,5 +1,5 @@
 // A typed user of the package: `tsc --noEmit` must accept it against the shipped types.
-import { HyperLogLog, Quantiles, Recorder, EnvelopeReader, TopK, Leaderboard, ready, createClient } from 'edgesketch';
+import { HyperLogLog, Quantiles, Recorder, EnvelopeReader, TopK, Leaderboard, UniqueSeries, ready, createClient } from 'edgesketch';
 import type { Client, ClientStats } from 'edgesketch';
 import type { QuantilesOptions } from 'edgesketch';
 
@@ -32,6 +32,10 @@ const totalEvents: bigint = top.total;
 
 const recorder = new Recorder();
 recorder.increment('requests', 1);
+// A point in time may be a Date; a duration may not.
+recorder.addWindow('requests', 1, new Date(), new Date());
+// @ts-expect-error: a duration is a number of milliseconds
+new UniqueSeries().last(new Date());
 const bytes: Uint8Array | undefined = recorder.envelope(Date.now());
 if (bytes) {
   const reader = new EnvelopeReader(bytes);
@@ -48,4 +52,12 @@ const flushed: { sent: number; queued: number } = await client.flush();
 const stats: ClientStats = client.stats();
 // @ts-expect-error: endpoint is required
 createClient({ token: 'w' });
-console.log(flushed, stats.dropped);
+// Where unsent envelopes wait for the next page: any Web Storage, or none.
+const memory = new Map<string, string>();
+createClient({ endpoint: 'https://stats.example.com/v1/ingest', storage: null });
+createClient({ endpoint: 'https://stats.example.com/v1/ingest', storage: {
+  getItem: (key) => memory.get(key) ?? null, setItem: (key, value) => { memory.set(key, value); },
+  removeItem: (key) => { memory.delete(key); }, key: (index) => [...memory.keys()][index] ?? null, length: 0 } });
+// @ts-expect-error: not a storage
+createClient({ endpoint: 'https://stats.example.com/v1/ingest', storage: memory });
+console.log(flushed, stats.dropped, stats.restored);

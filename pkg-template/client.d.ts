@@ -52,6 +52,21 @@ export interface ClientOptions {
    * (4xx), too large to split, dropped from a full queue, or answered "duplicate" on its first
    * send (another sender uses this replica id). */
   onError?: (error: Error) => void;
+  /** Where envelopes a page could not send before it went away wait for the next page (default:
+   * `localStorage` in browsers, none elsewhere; `null`: none). Written on `pagehide` and when the
+   * page is hidden: what stays queued (offline, past the browser's 64 KiB beacon quota) and the
+   * beacons sent while the server was failing. The next client for the same endpoint and token
+   * sends them, the same bytes (the server applies each envelope once). */
+  storage?: ClientStorage | null;
+}
+
+/** The part of the Web Storage API (`localStorage`) the client uses. */
+export interface ClientStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+  key(index: number): string | null;
+  readonly length: number;
 }
 
 /** What `stats()` reports. */
@@ -59,6 +74,7 @@ export interface ClientStats {
   /** Envelopes made. */ envelopes: number;
   /** Envelopes the server applied (2xx). */ sent: number;
   /** Envelopes handed to `sendBeacon` (the browser does not say whether they arrived). */ beacons: number;
+  /** Envelopes taken over from `storage` at start: what earlier pages could not send. */ restored: number;
   /** Envelopes the server had already applied though this client never sent them: another
    * sender uses this replica id; their events were not counted. */ duplicates: number;
   /** Sends retried (network error, timeout, 408, 429, 5xx). */ retried: number;
@@ -82,8 +98,8 @@ export interface Client {
   addUnique(key: string, item: string, precision?: number | null): void;
   increment(key: string, n?: number | null): void;
   decrement(key: string, n?: number | null): void;
-  addWindow(key: string, value: number, timestampMs?: number | null, nowMs?: number | null, options?: SeriesOptions | null): boolean;
-  addUniqueSeries(key: string, item: string, timestampMs?: number | null, nowMs?: number | null, options?: UniqueSeriesOptions | null): boolean;
+  addWindow(key: string, value: number, timestampMs?: number | Date | null, nowMs?: number | Date | null, options?: SeriesOptions | null): boolean;
+  addUniqueSeries(key: string, item: string, timestampMs?: number | Date | null, nowMs?: number | Date | null, options?: UniqueSeriesOptions | null): boolean;
   addScore(key: string, member: string, score: number, options?: ScoreOptions | null): void;
   addTopK(key: string, item: string, weight?: number | null, options?: TopKOptions | null): void;
   addCount(key: string, item: string, weight?: number | null, options?: CountMinSketchOptions | null): void;
@@ -92,7 +108,8 @@ export interface Client {
    * Offline, or during the backoff after failed sends, it only records. */
   flush(): Promise<FlushResult>;
   /** Send everything with `navigator.sendBeacon` (done on `pagehide` and when the page is
-   * hidden), splitting envelopes over 60 KB; false if something stayed queued, or offline. */
+   * hidden), splitting envelopes over 60 KB, and save what stays queued in `storage`; false if
+   * something stayed queued, or offline. */
   flushBeacon(): boolean;
   stats(): ClientStats;
   /** Stop recording (later record calls throw), timers and listeners, then flush. */

@@ -18,6 +18,10 @@
 //   is dropped and counted (one being sent is not dropped: it may already be delivered).
 // - Browsers: a flush interval, `sendBeacon` on `pagehide` (and when the page is hidden), and no
 //   envelopes made or sent while offline: the recorder merges what comes meanwhile, losslessly.
+// - What a page cannot send before it goes away (offline, a backlog past the browser's 64 KiB
+//   beacon quota, beacons while the server was failing) is kept in `storage` (localStorage) under
+//   the sender's replica id, and the next client for the same endpoint and token sends it, the
+//   same bytes, so the exactly-once rule still holds if some of it did arrive.
 
 const DEFAULTS = {
   endpoint: undefined,
@@ -37,6 +41,7 @@ const DEFAULTS = {
   sendBeacon: undefined,
   now: undefined,
   onError: undefined,
+  storage: undefined,
 };
 
 const RECORD_METHODS = ['addUnique', 'increment', 'decrement', 'addWindow', 'addUniqueSeries',
@@ -53,6 +58,11 @@ const STALE_MS = 60_000;
 /** Characters of an error answer's body kept (read, and put in messages): a hostile or broken
  * server's 300 MB error page must not be held in memory. */
 const ERROR_BODY_CHARS = 2_000;
+/** Keys in `storage` holding a sender's unsent envelopes: this prefix and the replica id. */
+const STORAGE_PREFIX = 'edgesketch:unsent:';
+/** Unsent envelopes saved for another client (another endpoint or token) are removed after this
+ * long unclaimed: the server refuses envelopes made more than 24 h before they arrive. */
+const STORAGE_EXPIRY_MS = 25 * 3600_000;
 
 /** The first `ERROR_BODY_CHARS` characters of a response body, reading no more of it than that
  * (the rest is cancelled, which also frees the connection); null if reading failed. */
@@ -96,6 +106,45 @@ function retryAfterMs(header, nowMs) {
   if (!/[a-z]/i.test(text)) return undefined;
   const date = Date.parse(text);
   return Number.isFinite(date) ? Math.min(MAX_DELAY_MS, Math.max(0, date - nowMs)) : undefined;
+}
+
+/** Base64 of bytes, and back (stored envelopes are text). */
+function toBase64(bytes) {
+  let text = '';
+  for (let at = 0; at < bytes.length; at += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(at, at + 0x8000));
+  return btoa(text);
+}
+function fromBase64(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** A short fingerprint of a token (FNV-1a, 32 bits): which client may claim saved envelopes,
+ * without writing the token itself to storage. Not a secret: the token is in the page. */
+function fingerprint(text) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, '0');
+}
+
+/** The Web Storage to keep unsent envelopes in: the option's, else localStorage in browsers
+ * (reading it throws in sandboxed frames and some private modes: then none). */
+function storageOf(o, browser) {
+  if (o.storage === null || o.storage === false) return null;
+  if (o.storage !== undefined) {
+    for (const method of ['getItem', 'setItem', 'removeItem', 'key']) {
+      if (typeof o.storage?.[method] !== 'function') throw new TypeError(`createClient: storage must be a Web Storage (localStorage) or null, and has no ${method}()`);
+    }
+    return o.storage;
+  }
+  if (!browser) return null;
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -153,12 +202,13 @@ export function createClientWith(wasm, options) {
     return t;
   };
   const browser = isBrowser();
+  const store = storageOf(o, browser);
 
   const recorder = new wasm.Recorder(o.replica === undefined ? undefined : { replica: o.replica, nextSequence: o.nextSequence });
   const queue = [];
   const stats = {
     envelopes: 0, sent: 0, retried: 0, split: 0, dropped: 0, rejected: 0, tooLarge: 0,
-    duplicates: 0, beacons: 0, lastError: undefined,
+    duplicates: 0, beacons: 0, restored: 0, lastError: undefined,
   };
   let events = 0;
   let firstEventAt = 0;
@@ -193,10 +243,12 @@ export function createClientWith(wasm, options) {
   // sleeping before a retry; `exhausted`: it failed `retries + 1` times in one drain (the server
   // is down, or cannot take this envelope); `maybeApplied`: a send of it got no answer, so the
   // server may have applied it (beacons then send it whole; a fetch answered 413 may still split
-  // it, as the server answers "duplicate" to parts of an envelope it applied whole).
+  // it, as the server answers "duplicate" to parts of an envelope it applied whole); `kept`: a
+  // copy went to `storage`, so another page may send it too (a "duplicate" answer is expected).
   let made = 0;
   const queued = (bytes, supersedes = [], age = ++made) => ({
     bytes, supersedes, made: age, sends: 0, busySince: 0, sleeping: false, exhausted: false, maybeApplied: false,
+    kept: false,
   });
   // A send holds an item at most for its timeout and the backoff it sleeps. Where timers run,
   // the one drain that holds an item always settles it: never free while held (with no timeout,
@@ -341,6 +393,9 @@ export function createClientWith(wasm, options) {
     } catch (error) {
       fail(error); // a bug, or the recorder refusing: the next flush starts afresh
     }
+    // While the page is hidden its saved copy follows the queue: a page discarded now leaves
+    // only what was still unsent for the next one.
+    if (kept) keep();
   }
 
   async function drainQueue() {
@@ -369,7 +424,7 @@ export function createClientWith(wasm, options) {
       if (!outcome.retry) failures = 0;
       if (outcome.done) {
         queue.splice(at, 1);
-        if (outcome.duplicate && item.sends === 1 && item.supersedes.length === 0) {
+        if (outcome.duplicate && item.sends === 1 && item.supersedes.length === 0 && !item.kept) {
           // Never sent before, yet already applied: another sender uses this replica id and
           // sequence (a resumed client without its nextSequence, or a copied replica id). (A part
           // of a split answered "duplicate" was applied with the envelope it stands in for, which
@@ -488,10 +543,15 @@ export function createClientWith(wasm, options) {
    * over a beacon's size are split first (unless a send may have applied them already); one the
    * browser refuses stays queued (the page may come back from the back/forward cache), as does
    * everything while offline (a beacon then is lost). Nothing is dropped for the queue's limit
-   * here. True if everything went. */
+   * here. What stays queued is then saved in `storage`, with the beacons sent while the server
+   * was failing (they may have been refused). True if everything went. */
   function flushBeacon() {
     const beacon = o.sendBeacon ?? (typeof navigator === 'object' && navigator.sendBeacon ? navigator.sendBeacon.bind(navigator) : null);
-    if (!beacon || !online) return false;
+    if (!beacon || !online) {
+      // Kept for the next page, or else left in the recorder (the page may come back online).
+      if (store && cut(false)) keep();
+      return false;
+    }
     cut(false);
     // Beacons cannot carry headers: the token rides in the query string. The body is typed
     // text/plain, a CORS-safelisted type, so a beacon to another origin needs no preflight
@@ -509,12 +569,104 @@ export function createClientWith(wasm, options) {
       } else if (!large && beacon(urlFor(url, item), new Blob([item.bytes], { type: 'text/plain' }))) {
         queue.splice(at, 1);
         stats.beacons++;
+        // A beacon's answer is never seen: while sends fail, a copy is kept too.
+        if (failures > 0 && store) {
+          item.maybeApplied = true;
+          uncertain.push(item);
+        }
       } else {
         at++;
         all = false;
       }
     }
+    if (store) keep();
     return all;
+  }
+
+  // Saving unsent envelopes in `storage` (browsers' localStorage by default), one key per
+  // sender: a page that goes away (closed, offline, past the beacon quota) loses nothing that
+  // was recorded, as the next client for the same endpoint and token sends it.
+  const storageKey = () => `${STORAGE_PREFIX}${recorder.replica}`;
+  const scope = { endpoint: o.endpoint, token: fingerprint(o.token ?? '') };
+  // Beacons sent while the server failed: saved with the queue; back in it if the page returns.
+  const uncertain = [];
+  // Whether `storage` holds this sender's copy (then it follows the queue until the page returns).
+  let kept = false;
+
+  /** Writes what is queued (and the uncertain beacons) under this sender's key, oldest first;
+   * if storage refuses it all (its quota), the oldest are left out and `onError` hears how many
+   * would be lost with the page. */
+  function keep() {
+    const items = [...queue, ...uncertain].sort((a, b) => a.made - b.made);
+    const saved = items.map((item) => ({ bytes: toBase64(item.bytes), supersedes: item.supersedes.map(String), maybeApplied: item.maybeApplied }));
+    for (let left = 0; left <= saved.length; left++) {
+      try {
+        if (left === saved.length) {
+          store.removeItem(storageKey());
+          kept = false;
+        } else {
+          store.setItem(storageKey(), JSON.stringify({ version: 1, ...scope, savedAt: now(), envelopes: saved.slice(left) }));
+          kept = true;
+        }
+        for (const item of items.slice(left)) item.kept = true;
+        if (left > 0) fail(new Error(`storage took ${saved.length - left} of ${saved.length} unsent envelopes: ${left} are lost if the page does not come back`));
+        return;
+      } catch (error) {
+        if (left === saved.length) fail(error);
+      }
+    }
+  }
+
+  /** The page is back (shown, or visible again): its queue is its own again (another client may
+   * have taken the saved copy meanwhile; both sending is safe), and the uncertain beacons are
+   * sent again. */
+  function resume() {
+    if (!store || (!kept && uncertain.length === 0)) return;
+    for (const item of uncertain.splice(0)) queue.push(item);
+    try {
+      store.removeItem(storageKey());
+    } catch { /* the copy only costs a resend */ }
+    kept = false;
+    if (timers) flush().catch(() => {});
+  }
+
+  /** Takes the envelopes that earlier clients for this endpoint and token saved, into the queue
+   * (oldest first); removes unreadable ones, and others' once they expired. */
+  function restore() {
+    const keys = [];
+    for (let i = 0; i < (store.length ?? 0); i++) {
+      const key = store.key(i);
+      if (typeof key === 'string' && key.startsWith(STORAGE_PREFIX)) keys.push(key);
+    }
+    for (const key of keys) {
+      let saved;
+      try {
+        saved = JSON.parse(store.getItem(key));
+        if (saved?.version !== 1) continue; // another version's format: not ours to judge
+        if (saved.endpoint !== scope.endpoint || saved.token !== scope.token) {
+          if (!(now() - saved.savedAt < STORAGE_EXPIRY_MS)) store.removeItem(key);
+          continue;
+        }
+        store.removeItem(key);
+        for (const envelope of saved.envelopes) {
+          try {
+            const bytes = fromBase64(envelope.bytes);
+            sequenceOf(bytes); // an envelope, or it throws
+            const item = queued(bytes, envelope.supersedes.map(String));
+            item.maybeApplied = envelope.maybeApplied === true;
+            item.kept = true;
+            queue.push(item);
+            stats.restored++;
+          } catch (error) {
+            fail(new Error(`an unsent envelope saved under ${key} is unreadable, skipped: ${error?.message ?? error}`));
+          }
+        }
+      } catch (error) {
+        try { store.removeItem(key); } catch { /* nothing more to do */ }
+        fail(new Error(`unsent envelopes saved under ${key} are unreadable, removed: ${error?.message ?? error}`));
+      }
+    }
+    enforceLimit();
   }
 
   const listeners = [];
@@ -531,14 +683,28 @@ export function createClientWith(wasm, options) {
     listen(globalThis, 'pagehide', () => flushBeacon());
     if (typeof document.addEventListener === 'function') {
       // Mobile browsers may discard a hidden page without a pagehide.
-      listen(document, 'visibilitychange', () => { if (document.visibilityState === 'hidden') flushBeacon(); });
+      listen(document, 'visibilitychange', () => {
+        if (document.visibilityState === 'hidden') flushBeacon();
+        else resume();
+      });
     }
+    listen(globalThis, 'pageshow', () => resume());
     listen(globalThis, 'online', () => {
       online = true;
       waitMs = 0;
       flush().catch(() => {});
     });
     listen(globalThis, 'offline', () => { online = false; });
+  }
+
+  if (store) {
+    try {
+      restore();
+    } catch (error) {
+      fail(error); // storage unreadable (a browser's privacy setting): nothing to take over
+    }
+    // What earlier pages left goes out now, not at the first interval.
+    if (queue.length > 0 && timers) flush().catch(() => {});
   }
 
   const client = {

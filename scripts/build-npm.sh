@@ -62,6 +62,9 @@ sed -i 's/^let wasmModule, wasmInstance, wasm;$/let wasmModule, wasmInstance, wa
 sed -E -i 's/options_: ([A-Za-z]+Options)([,)])/options?: \1 | null\2/g; s/mode: AddMode \| undefined/mode?: AddMode | null/g; s/([a-z_]+): ([a-z]+) \| null \| undefined([,)])/\1?: \2 | null\3/g; s/: Uint8Array \| number\[\]/: Uint8Array/g; s/order_\?: string \| null/order?: "descending" | "ascending" | null/g' \
   pkg/web/edgesketch.d.ts
 grep -q 'options_:' pkg/web/edgesketch.d.ts && { echo "an options parameter kept its bare type" >&2; exit 1; }
+# A timestamp parameter takes a Date too (the glue converts it; scripts/glue-numbers.mjs).
+sed -E -i 's/\b(timestamp_ms|now_ms|from_ms|to_ms|written_ms)(\??): number/\1\2: number | Date/g' pkg/web/edgesketch.d.ts
+[ "$(grep -c ': number | Date' pkg/web/edgesketch.d.ts)" -ge 15 ] || { echo "fewer timestamp parameters typed with Date than expected" >&2; exit 1; }
 # The loaders' types name the dom lib's RequestInfo, Response, BufferSource and WebAssembly, which
 # a Node project (es2022 + @types/node) does not have: with skipLibCheck off, tsc failed on them.
 # Each is now what the project's own libs declare (dom, @types/node, workers-types), or left out.

@@ -5,12 +5,14 @@
 // argument as the call enters WebAssembly. A `valueOf` that frees the object runs in between, so
 // the module was handed freed memory (measured: a freed WindowCounter went on counting). The
 // wrappers take numbers only, so no user code runs in between; they refuse the rest (the engine
-// turned "5" into 5 and "x" into NaN). A millisecond parameter takes a Date as well.
+// turned "5" into 5 and "x" into NaN). A timestamp parameter (TIMESTAMPS) takes a Date as well.
 //
 // Usage: node scripts/glue-numbers.mjs pkg/web/edgesketch.d.ts
 import { readFileSync } from 'node:fs';
 
 const dts = readFileSync(process.argv[2], 'utf8');
+// Parameters that are points in time (a Date is one); durations and widths are not.
+const TIMESTAMPS = /^(timestamp_ms|now_ms|from_ms|to_ms|written_ms)$/;
 const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 const out = [];
 let inClass = null;
@@ -31,7 +33,7 @@ for (const line of dts.split('\n')) {
   const args = params.map((p, i) => {
     const kind = /^bigint\b/.test(p.type) ? 'BigInt' : /^number\b/.test(p.type) ? 'Number' : null;
     if (!kind) return names[i];
-    const ms = kind === 'Number' && /(_ms|Ms)$/.test(p.name);
+    const ms = kind === 'Number' && TIMESTAMPS.test(p.name);
     return `edgesketch${kind}(${names[i]}, '${names[i]}', ${p.optional}${kind === 'Number' ? `, ${ms}` : ''})`;
   });
   out.push(`{ const plain = ${owner}.${method[2]};
