@@ -472,6 +472,10 @@ test('hostile callbacks cannot make an add count another item or write a stale b
   const windowed = new es.WindowCounter({ nowMs: 1_000_000 });
   windowed.add(3, new Date(1_000_000));
   assert.equal(windowed.sum(0, 2_000_000).sum, 3);
+  assert.equal(windowed.sum(new Date(0), new Date(2_000_000)).sum, 3);
+  // A duration is not a point in time.
+  throwsA(TypeError, () => dated.last(new Date(60_000)), /durationMs must be a number, got/);
+  throwsA(TypeError, () => dated.downsample(new Date(60_000)), /bucketMs must be a number, got/);
   // An item getter that grows memory detached the batch's views: refused, not half-written.
   const items = ['aaaa', 'bbbb', 'cccc'];
   let keep;
