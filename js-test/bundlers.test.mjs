@@ -7,17 +7,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, extname, normalize } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, normalize } from 'node:path';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 import { HyperLogLog } from 'edgesketch';
+import { launchChromium, sendFile } from './chromium-harness.mjs';
 
 const from = createRequire(process.env.BUNDLERS_FROM ?? import.meta.url);
 const { chromium } = from('playwright-core');
-const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
 
 // The app: what a page does with the package, and what it must find (the module loaded at import,
 // the package's argument checks and batch methods in place, envelopes that read back). It uses
@@ -52,11 +52,7 @@ before(async () => {
   mkdirSync(app, { recursive: true });
   writeFileSync(join(app, 'main.js'), main);
   writeFileSync(join(app, 'index.html'), html('/main.js'));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium(chromium);
 });
 
 after(async () => {
@@ -68,15 +64,7 @@ after(async () => {
 async function serve(dir) {
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
-    const file = join(dir, normalize(path === '/' ? '/index.html' : path));
-    try {
-      const body = readFileSync(file);
-      res.setHeader('content-type', types[extname(file)] ?? 'application/octet-stream');
-      res.end(body);
-    } catch {
-      res.statusCode = 404;
-      res.end();
-    }
+    sendFile(res, join(dir, normalize(path === '/' ? '/index.html' : path)));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -4,16 +4,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join, extname, normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 
 import { EnvelopeReader, HyperLogLog } from 'edgesketch';
+import { launchChromium, sendFile } from './chromium-harness.mjs';
 
 const golden = process.env.EDGESKETCH_GOLDEN;
 const { chromium } = createRequire(process.env.PLAYWRIGHT_CORE ?? import.meta.url)('playwright-core');
-const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.html': 'text/html' };
 
 const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgesketch in Chromium</title><link rel="icon" href="data:,">
@@ -69,9 +68,9 @@ const clientPage = (mode) => `<!doctype html>
   }
 </script></head><body><h1>client</h1></body></html>`;
 
-// The sink: applies each (replica, sequence) once, as the merge server does; `sinkUp` false
-// answers 503 to everything (beacons included: their data is lost).
-let sinkUp = true;
+// The sink: applies each (replica, sequence) once, as the merge server does; it is down (503) for
+// every request the page /leave-failing makes, its beacons included (their data is lost), and up
+// for the page after it (told apart by the Referer, as both send at once during the navigation).
 const sinkApplied = new Map();
 const sinkRequests = [];
 function ingest(req, res) {
@@ -80,7 +79,7 @@ function ingest(req, res) {
   req.on('end', () => {
     const body = new Uint8Array(Buffer.concat(chunks));
     const beacon = req.headers['content-type'] === 'text/plain';
-    if (!sinkUp) {
+    if (new URL(req.headers.referer ?? 'http://x/').pathname === '/leave-failing') {
       sinkRequests.push({ beacon, status: 503 });
       res.statusCode = 503;
       return res.end('down');
@@ -126,23 +125,12 @@ before(async () => {
     } else {
       file = join(process.cwd(), normalize(path));
     }
-    try {
-      const body = readFileSync(file);
-      res.setHeader('content-type', types[extname(file)] ?? 'application/octet-stream');
-      res.end(body);
-    } catch {
-      res.statusCode = 404;
-      res.end();
-    }
+    sendFile(res, file);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium(chromium);
 });
 
 after(async () => {
@@ -171,7 +159,6 @@ test('Chromium imports the package, aggregates, and makes the same bytes as nati
 
 for (const down of [false, true]) {
   test(`Chromium: a page leaving a backlog past the beacon quota${down ? ' while the server is down' : ''} loses nothing; the next page sends it, each envelope once`, async (t) => {
-    sinkUp = !down;
     sinkApplied.clear();
     sinkRequests.length = 0;
     const context = await browser.newContext(); // its own localStorage
@@ -184,7 +171,6 @@ for (const down of [false, true]) {
     assert.equal(left.failure, undefined, left.failure);
     // Going to the next page: pagehide sends beacons up to the quota and saves the rest.
     await tab.goto(base + '/return');
-    sinkUp = true;
     await tab.waitForFunction(() => window.__done, null, { timeout: 60_000 });
     const back = await tab.evaluate(() => window.__done);
     assert.equal(back.failure, undefined, back.failure);

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import { launchChromium } from './chromium-harness.mjs';
 
 const { chromium } = createRequire(resolve(process.env.PLAYWRIGHT_CORE ?? 'package.json'))('playwright-core');
 const serverBin = resolve(process.env.EDGESKETCH_SERVER_BIN ?? 'target/debug/edgesketch-server');
@@ -79,11 +80,7 @@ before(async () => {
   const url = new URL(dashboardUrl);
   base = url.origin;
   token = new URLSearchParams(url.hash.slice(1)).get('token');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium(chromium);
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
