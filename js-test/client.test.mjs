@@ -917,9 +917,11 @@ test('storage: a backlog past the 64 KiB beacon quota is saved on pagehide and t
 
     const errors = [];
     const next = createClient({ ...page, storage, fetch: server.fetch, sendBeacon: server.sendBeacon, onError: (e) => errors.push(e) });
-    assert.equal(next.stats().restored, first.stats().queued);
+    // What the quota left, and the beacons (their answers were never seen).
+    const restored = first.stats().queued + beaconed;
+    assert.equal(next.stats().restored, restored);
     const result = await next.flush();
-    assert.deepEqual([result.queued, next.stats().sent, next.stats().duplicates], [0, first.stats().queued, 0]);
+    assert.deepEqual([result.queued, next.stats().sent, next.stats().duplicates], [0, restored, 0]);
     assert.deepEqual(errors, []);
     assert.deepEqual(savedKeys(storage), [], 'taken over');
     assert.equal(server.total('n'), 1_000n);
@@ -929,7 +931,7 @@ test('storage: a backlog past the 64 KiB beacon quota is saved on pagehide and t
   });
 });
 
-test('storage: beacons sent while the server fails are kept too, and a resend of one that arrived counts once', async () => {
+test('storage: beacons are kept too (the server may have failed), and a resend of one that arrived counts once', async () => {
   await inBrowser(true, async ({ fire }) => {
     for (const beaconsArrive of [false, true]) {
       const server = exactlyOnce();
@@ -1017,13 +1019,14 @@ test('storage: a page shown again takes its envelopes back; unreadable and expir
     storage.setItem('unrelated', 'kept');
     const errors = [];
     const next = createClient({ ...page, storage, fetch: server.fetch, onError: (e) => errors.push(e.message) });
-    assert.deepEqual([...storage.map.keys()].sort(), ['edgesketch:unsent:fresh', 'unrelated']);
+    assert.equal(savedKeys(storage).length, 2, 'the fresh one, and what `next` took, saved again under its own key');
     assert.equal(errors.length, 2, errors.join('\n'));
     assert.ok(errors.some((m) => m.includes(`an unsent envelope saved under ${key} is unreadable, skipped`)), errors.join('\n'));
     assert.ok(errors.some((m) => m.includes('edgesketch:unsent:garbage are unreadable, removed')), errors.join('\n'));
     assert.equal(next.stats().restored, 1);
     await next.flush();
     assert.equal(server.total('n'), 12n, 'the second envelope of the spoiled entry arrived');
+    assert.deepEqual([...storage.map.keys()].sort(), ['edgesketch:unsent:fresh', 'unrelated'], 'delivered: its copy is gone');
   });
 });
 
@@ -1044,4 +1047,112 @@ test('storage: a quota that cannot hold the backlog keeps the newest envelopes a
   });
   assert.throws(() => createClient({ ...page, storage: 5 }), /storage must be a Web Storage \(localStorage\) or null, and has no getItem\(\)/);
   assert.throws(() => createClient({ ...page, storage: { getItem() {}, setItem() {}, removeItem() {} } }), /has no key\(\)/);
+});
+
+test('storage: beacons to a server that failed unseen are resent by the next page', async () => {
+  await inBrowser(true, async ({ fire }) => {
+    const server = exactlyOnce();
+    const storage = memoryStorage();
+    const first = createClient({ ...page, storage, fetch: server.fetch, sendBeacon: server.sendBeacon });
+    first.increment('n', 5);
+    await first.flush(); // delivered: the client has seen no failure
+    first.increment('n', 10);
+    server.state.up = false; // the server dies; the page does not know
+    fire('pagehide');
+    await server.deliverBeacons(); // refused
+    server.state.up = true;
+    const next = createClient({ ...page, storage, fetch: server.fetch });
+    await next.flush();
+    assert.equal(server.total('n'), 15n);
+  });
+});
+
+test('storage: an envelope another page left is never split here (it cannot number the parts); too large for the server, it is dropped and reported, not stuck', async () => {
+  await inBrowser(false, async ({ fire }) => {
+    const storage = memoryStorage();
+    // A sender whose saved envelope has one huge entry (it cannot be split by anyone).
+    const first = createClient({ ...page, storage });
+    for (let i = 0; i < 30_000; i++) first.addUnique('u', `${i}`);
+    fire('pagehide');
+    assert.equal(savedKeys(storage).length, 1);
+    await inBrowser(true, async () => {
+      const errors = [];
+      let sends = 0;
+      const fetch = async () => { sends++; return new Response('', { status: 413 }); };
+      const next = createClient({ ...page, storage, fetch, onError: (e) => errors.push(e.message) });
+      await next.flush();
+      assert.equal(sends, 1);
+      assert.deepEqual([next.stats().tooLarge, next.stats().queued], [1, 0]);
+      assert.ok(errors.some((m) => /another page left .* only its own client could split it: dropped/.test(m)), errors.join('\n'));
+    });
+  });
+});
+
+test('storage: clients that only took over others\' envelopes keep them under keys of their own; none is dropped for the queue limit', async () => {
+  await inBrowser(false, async ({ fire }) => {
+    const storage = memoryStorage();
+    const expected = { n: 0n };
+    // Two pages leave, offline, with 40 envelopes each (one per pagehide); the second took the
+    // first's over as it started.
+    for (let p = 0; p < 2; p++) {
+      const client = createClient({ ...page, storage });
+      for (let e = 0; e < 40; e++) {
+        client.increment('n', 1);
+        expected.n += 1n;
+        fire('pagehide');
+      }
+      await client.close(); // its listeners gone (it was the page's)
+    }
+    assert.equal(savedKeys(storage).length, 1);
+    // A page takes them over (queue limit 8), still offline: it saves them under its own key at
+    // once; then another takes that copy over. Neither made an envelope of its own (no replica id).
+    const b = createClient({ ...page, storage, queueLimit: 8 });
+    assert.deepEqual([b.stats().restored, b.stats().dropped, savedKeys(storage).length], [80, 0, 1]);
+    const c = createClient({ ...page, storage, queueLimit: 8 });
+    assert.deepEqual([c.stats().restored, c.stats().dropped, savedKeys(storage).length], [80, 0, 1]);
+    // (No pagehide: the pages crashed.) Online, a last page takes everything over and sends it.
+    await inBrowser(true, async () => {
+      const server = exactlyOnce();
+      const last = createClient({ ...page, storage, queueLimit: 8, fetch: server.fetch });
+      assert.deepEqual([last.stats().restored, last.stats().dropped], [80, 0]);
+      await last.flush();
+      assert.equal(server.total('n'), expected.n);
+      assert.deepEqual(savedKeys(storage), [], 'delivered: the copy is gone');
+    });
+  });
+});
+
+test('storage: close() saves what it could not deliver', async () => {
+  await inBrowser(false, async () => {
+    const storage = memoryStorage();
+    const client = createClient({ ...page, storage });
+    client.increment('n', 5);
+    const result = await client.close();
+    assert.equal(result.pendingEvents, 1);
+    assert.equal(savedKeys(storage).length, 1);
+    await inBrowser(true, async () => {
+      const server = exactlyOnce();
+      const next = createClient({ ...page, storage, fetch: server.fetch });
+      await next.flush();
+      assert.equal(server.total('n'), 5n);
+    });
+  });
+});
+
+test('storage: a backlog is saved in parts below the server\'s default entry limit (another page cannot split it)', async () => {
+  await inBrowser(false, async ({ fire }) => {
+    const storage = memoryStorage();
+    const client = createClient({ ...page, storage });
+    for (let i = 0; i < 3_000; i++) client.increment(`k${i}`, 1);
+    fire('pagehide');
+    const saved = JSON.parse(storage.getItem(savedKeys(storage)[0])).envelopes;
+    assert.ok(saved.length >= 3, `${saved.length} parts`);
+    let entries = 0;
+    for (const { bytes } of saved) {
+      const count = new EnvelopeReader(Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0))).entries().length;
+      assert.ok(count <= 1024, `${count} entries`);
+      entries += count;
+    }
+    assert.equal(entries, 3_000);
+  });
 });

@@ -52,11 +52,13 @@ export interface ClientOptions {
    * (4xx), too large to split, dropped from a full queue, or answered "duplicate" on its first
    * send (another sender uses this replica id). */
   onError?: (error: Error) => void;
-  /** Where envelopes a page could not send before it went away wait for the next page (default:
-   * `localStorage` in browsers, none elsewhere; `null`: none). Written on `pagehide` and when the
-   * page is hidden: what stays queued (offline, past the browser's 64 KiB beacon quota) and the
-   * beacons sent while the server was failing. The next client for the same endpoint and token
-   * sends them, the same bytes (the server applies each envelope once). */
+  /** Where envelopes a page could not be sure it sent wait for the next page (default:
+   * `localStorage` in browsers, none elsewhere; `null`: none). Written on `pagehide`, when the
+   * page is hidden and by `close()`: what stays queued (offline, past the browser's 64 KiB beacon
+   * quota, the server failing) and every beacon (its answer is never seen). The next client for
+   * the same endpoint and token takes them over at start, saves them under its own key and sends
+   * them, the same bytes (the server applies each envelope once: a beacon that arrived is
+   * answered "duplicate"). */
   storage?: ClientStorage | null;
 }
 
@@ -72,7 +74,8 @@ export interface ClientStorage {
 /** What `stats()` reports. */
 export interface ClientStats {
   /** Envelopes made. */ envelopes: number;
-  /** Envelopes the server applied (2xx). */ sent: number;
+  /** Envelopes the server took (2xx): applied, or answered "duplicate" because it already had
+   * them (a resend of a saved beacon that had arrived). */ sent: number;
   /** Envelopes handed to `sendBeacon` (the browser does not say whether they arrived). */ beacons: number;
   /** Envelopes taken over from `storage` at start: what earlier pages could not send. */ restored: number;
   /** Envelopes the server had already applied though this client never sent them: another

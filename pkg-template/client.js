@@ -18,10 +18,10 @@
 //   is dropped and counted (one being sent is not dropped: it may already be delivered).
 // - Browsers: a flush interval, `sendBeacon` on `pagehide` (and when the page is hidden), and no
 //   envelopes made or sent while offline: the recorder merges what comes meanwhile, losslessly.
-// - What a page cannot send before it goes away (offline, a backlog past the browser's 64 KiB
-//   beacon quota, beacons while the server was failing) is kept in `storage` (localStorage) under
-//   the sender's replica id, and the next client for the same endpoint and token sends it, the
-//   same bytes, so the exactly-once rule still holds if some of it did arrive.
+// - What a page cannot be sure it sent before it goes away (offline, a backlog past the browser's
+//   64 KiB beacon quota, and every beacon: a beacon's answer is never seen) is kept in `storage`
+//   (localStorage) under a key of the client's own, and the next client for the same endpoint and
+//   token sends it, the same bytes, so the exactly-once rule holds if some of it did arrive.
 
 const DEFAULTS = {
   endpoint: undefined,
@@ -58,11 +58,15 @@ const STALE_MS = 60_000;
 /** Characters of an error answer's body kept (read, and put in messages): a hostile or broken
  * server's 300 MB error page must not be held in memory. */
 const ERROR_BODY_CHARS = 2_000;
-/** Keys in `storage` holding a sender's unsent envelopes: this prefix and the replica id. */
+/** Keys in `storage` holding a client's unsent envelopes: this prefix and a random id. */
 const STORAGE_PREFIX = 'edgesketch:unsent:';
 /** Unsent envelopes saved for another client (another endpoint or token) are removed after this
- * long unclaimed: the server refuses envelopes made more than 24 h before they arrive. */
+ * long unclaimed: the server refuses envelopes made more than 24 h before they arrive. Saved
+ * beacons older than this are not resent either (the beacon most likely arrived). */
 const STORAGE_EXPIRY_MS = 25 * 3600_000;
+/** The server's default `--max-entries`: an envelope saved for another page is split below it
+ * first, as only its own client can split it. */
+const SERVER_MAX_ENTRIES = 1024;
 
 /** The first `ERROR_BODY_CHARS` characters of a response body, reading no more of it than that
  * (the rest is cancelled, which also frees the connection); null if reading failed. */
@@ -119,6 +123,15 @@ function fromBase64(text) {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
+}
+
+/** 16 random hex digits: the client's own key in `storage` (a replica id exists only once an
+ * envelope was made, and clients that only took over others' envelopes have none). */
+function randomId() {
+  const bytes = new Uint8Array(8);
+  if (typeof globalThis.crypto?.getRandomValues === 'function') globalThis.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** A short fingerprint of a token (FNV-1a, 32 bits): which client may claim saved envelopes,
@@ -244,11 +257,14 @@ export function createClientWith(wasm, options) {
   // is down, or cannot take this envelope); `maybeApplied`: a send of it got no answer, so the
   // server may have applied it (beacons then send it whole; a fetch answered 413 may still split
   // it, as the server answers "duplicate" to parts of an envelope it applied whole); `kept`: a
-  // copy went to `storage`, so another page may send it too (a "duplicate" answer is expected).
+  // copy went to `storage`, so another page may send it too (a "duplicate" answer is expected);
+  // `restored`: taken over from storage (never dropped for the queue's limit: it is bounded by
+  // the storage quota); `foreign`: made by another replica (this client cannot split it);
+  // `beaconed`: sent as a beacon and kept in case it did not arrive.
   let made = 0;
   const queued = (bytes, supersedes = [], age = ++made) => ({
     bytes, supersedes, made: age, sends: 0, busySince: 0, sleeping: false, exhausted: false, maybeApplied: false,
-    kept: false,
+    kept: false, restored: false, foreign: false, beaconed: false,
   });
   // A send holds an item at most for its timeout and the backoff it sleeps. Where timers run,
   // the one drain that holds an item always settles it: never free while held (with no timeout,
@@ -275,7 +291,8 @@ export function createClientWith(wasm, options) {
     let count = waiting();
     while (count > o.queueLimit) {
       let at = -1;
-      queue.forEach((item, i) => { if (isFree(item) && (at < 0 || item.made < queue[at].made)) at = i; });
+      queue.forEach((item, i) => { if (isFree(item) && !item.restored && (at < 0 || item.made < queue[at].made)) at = i; });
+      if (at < 0) return; // only what earlier pages left waits
       const [item] = queue.splice(at, 1);
       count--;
       stats.dropped++;
@@ -303,19 +320,30 @@ export function createClientWith(wasm, options) {
     return true;
   }
 
-  const sequenceOf = (bytes) => {
+  const readEnvelope = (bytes, read) => {
     const reader = new wasm.EnvelopeReader(bytes);
-    try { return reader.sequence; } finally { reader.free(); }
+    try { return read(reader); } finally { reader.free(); }
   };
+  const sequenceOf = (bytes) => readEnvelope(bytes, (r) => r.sequence);
+  const replicaOf = (bytes) => readEnvelope(bytes, (r) => r.replica);
+  const entriesOf = (bytes) => readEnvelope(bytes, (r) => r.entries().length);
 
   /** Replaces `item` (at `at`) by two halves of its entries under fresh sequences, each naming
    * the sequence it stands in for; false when it holds a single entry. */
   function splitAt(at, item, limit = true) {
-    const halves = recorder.split(item.bytes);
+    // Only the replica that made an envelope may number its parts.
+    if (item.foreign) return false;
+    let halves;
+    try {
+      halves = recorder.split(item.bytes);
+    } catch (error) {
+      fail(error);
+      return false;
+    }
     if (!halves) return false;
     stats.split++;
     const supersedes = [...item.supersedes, sequenceOf(item.bytes)];
-    queue.splice(at, 1, ...halves.map((bytes) => queued(bytes, supersedes, item.made)));
+    queue.splice(at, 1, ...halves.map((bytes) => Object.assign(queued(bytes, supersedes, item.made), { restored: item.restored })));
     if (limit) enforceLimit();
     return true;
   }
@@ -440,7 +468,9 @@ export function createClientWith(wasm, options) {
         if (!splitAt(at, item)) {
           queue.splice(at, 1);
           stats.tooLarge++;
-          fail(new Error(`an envelope with a single entry (${item.bytes.length} bytes) is over the server's size limit: dropped`));
+          fail(new Error(item.foreign
+            ? `an envelope another page left (${item.bytes.length} bytes) is over the server's size limit, and only its own client could split it: dropped`
+            : `an envelope with a single entry (${item.bytes.length} bytes) is over the server's size limit: dropped`));
         }
       } else if (outcome.rejected) {
         queue.splice(at, 1);
@@ -543,8 +573,8 @@ export function createClientWith(wasm, options) {
    * over a beacon's size are split first (unless a send may have applied them already); one the
    * browser refuses stays queued (the page may come back from the back/forward cache), as does
    * everything while offline (a beacon then is lost). Nothing is dropped for the queue's limit
-   * here. What stays queued is then saved in `storage`, with the beacons sent while the server
-   * was failing (they may have been refused). True if everything went. */
+   * here. What stays queued is then saved in `storage`, and so is every beacon (its answer is
+   * never seen: the server may have been down). True if everything went. */
   function flushBeacon() {
     const beacon = o.sendBeacon ?? (typeof navigator === 'object' && navigator.sendBeacon ? navigator.sendBeacon.bind(navigator) : null);
     if (!beacon || !online) {
@@ -569,9 +599,10 @@ export function createClientWith(wasm, options) {
       } else if (!large && beacon(urlFor(url, item), new Blob([item.bytes], { type: 'text/plain' }))) {
         queue.splice(at, 1);
         stats.beacons++;
-        // A beacon's answer is never seen: while sends fail, a copy is kept too.
-        if (failures > 0 && store) {
-          item.maybeApplied = true;
+        // A beacon's answer is never seen: a copy is kept for the next page (which resends it;
+        // "duplicate" if it arrived), and for this page if it comes back while sends fail.
+        if (store) {
+          Object.assign(item, { maybeApplied: true, beaconed: true, doubtful: failures > 0 });
           uncertain.push(item);
         }
       } else {
@@ -584,11 +615,12 @@ export function createClientWith(wasm, options) {
   }
 
   // Saving unsent envelopes in `storage` (browsers' localStorage by default), one key per
-  // sender: a page that goes away (closed, offline, past the beacon quota) loses nothing that
+  // client: a page that goes away (closed, offline, past the beacon quota) loses nothing that
   // was recorded, as the next client for the same endpoint and token sends it.
-  const storageKey = () => `${STORAGE_PREFIX}${recorder.replica}`;
+  const storageKey = `${STORAGE_PREFIX}${randomId()}`;
   const scope = { endpoint: o.endpoint, token: fingerprint(o.token ?? '') };
-  // Beacons sent while the server failed: saved with the queue; back in it if the page returns.
+  // Beacons sent since the page was last shown: saved with the queue; those sent while sends
+  // failed (`doubtful`) go back in the queue if the page returns.
   const uncertain = [];
   // Whether `storage` holds this sender's copy (then it follows the queue until the page returns).
   let kept = false;
@@ -597,15 +629,24 @@ export function createClientWith(wasm, options) {
    * if storage refuses it all (its quota), the oldest are left out and `onError` hears how many
    * would be lost with the page. */
   function keep() {
+    // Split first what only this client can split (another page can only send it whole): to a
+    // beacon's size, and below the server's default entry limit.
+    for (let at = 0; at < queue.length;) {
+      const item = queue[at];
+      const split = !item.foreign && !item.maybeApplied && isFree(item) &&
+        (item.bytes.length > BEACON_MAX_BYTES || entriesOf(item.bytes) > SERVER_MAX_ENTRIES) && splitAt(at, item, false);
+      if (!split) at++;
+    }
     const items = [...queue, ...uncertain].sort((a, b) => a.made - b.made);
-    const saved = items.map((item) => ({ bytes: toBase64(item.bytes), supersedes: item.supersedes.map(String), maybeApplied: item.maybeApplied }));
+    const saved = items.map((item) => ({ bytes: toBase64(item.bytes), supersedes: item.supersedes.map(String),
+      maybeApplied: item.maybeApplied, beaconed: item.beaconed }));
     for (let left = 0; left <= saved.length; left++) {
       try {
         if (left === saved.length) {
-          store.removeItem(storageKey());
+          store.removeItem(storageKey);
           kept = false;
         } else {
-          store.setItem(storageKey(), JSON.stringify({ version: 1, ...scope, savedAt: now(), envelopes: saved.slice(left) }));
+          store.setItem(storageKey, JSON.stringify({ version: 1, ...scope, savedAt: now(), envelopes: saved.slice(left) }));
           kept = true;
         }
         for (const item of items.slice(left)) item.kept = true;
@@ -618,13 +659,13 @@ export function createClientWith(wasm, options) {
   }
 
   /** The page is back (shown, or visible again): its queue is its own again (another client may
-   * have taken the saved copy meanwhile; both sending is safe), and the uncertain beacons are
-   * sent again. */
+   * have taken the saved copy meanwhile; both sending is safe), and the beacons sent while sends
+   * failed are sent again (the others are trusted now that the page lives on). */
   function resume() {
     if (!store || (!kept && uncertain.length === 0)) return;
-    for (const item of uncertain.splice(0)) queue.push(item);
+    for (const item of uncertain.splice(0)) if (item.doubtful) queue.push(item);
     try {
-      store.removeItem(storageKey());
+      store.removeItem(storageKey);
     } catch { /* the copy only costs a resend */ }
     kept = false;
     if (timers) flush().catch(() => {});
@@ -648,13 +689,16 @@ export function createClientWith(wasm, options) {
           continue;
         }
         store.removeItem(key);
+        const old = !(now() - saved.savedAt < STORAGE_EXPIRY_MS);
         for (const envelope of saved.envelopes) {
+          // A beacon that old most likely arrived, and the server would refuse it now.
+          if (old && envelope.beaconed) continue;
           try {
             const bytes = fromBase64(envelope.bytes);
-            sequenceOf(bytes); // an envelope, or it throws
+            const replica = replicaOf(bytes); // an envelope, or it throws
             const item = queued(bytes, envelope.supersedes.map(String));
-            item.maybeApplied = envelope.maybeApplied === true;
-            item.kept = true;
+            Object.assign(item, { maybeApplied: envelope.maybeApplied === true, kept: true, restored: true,
+              foreign: replica !== recorder.replica });
             queue.push(item);
             stats.restored++;
           } catch (error) {
@@ -666,7 +710,9 @@ export function createClientWith(wasm, options) {
         fail(new Error(`unsent envelopes saved under ${key} are unreadable, removed: ${error?.message ?? error}`));
       }
     }
-    enforceLimit();
+    // Saved again at once, under this client's key: a page that dies before it sent them (a
+    // crash fires no pagehide) must not take them along.
+    if (stats.restored > 0) keep();
   }
 
   const listeners = [];
@@ -718,7 +764,12 @@ export function createClientWith(wasm, options) {
       closed = true;
       if (interval) clearInterval(interval);
       for (const remove of listeners.splice(0)) remove();
-      return flush();
+      // What the flush could not deliver (offline, the server failing) is saved for the next page:
+      // without listeners no pagehide would save it.
+      return flush().then((result) => {
+        if (store && (queue.length > 0 || events > 0) && cut(false)) keep();
+        return result;
+      });
     },
   };
   for (const name of RECORD_METHODS) {
