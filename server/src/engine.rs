@@ -323,6 +323,9 @@ pub struct Shared {
     store: Arc<dyn Store>,
     cache: Mutex<Cache>,
     tenants: Mutex<HashMap<Arc<str>, TenantState>>,
+    /// Drift counts of tenants dropped after a failed commit, until they are loaded again.
+    /// Locked after `tenants`.
+    carried: Mutex<HashMap<Arc<str>, Carried>>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     events: broadcast::Sender<Arc<Changed>>,
@@ -370,6 +373,7 @@ impl Engine {
                 ..Cache::default()
             }),
             tenants: Mutex::new(HashMap::new()),
+            carried: Mutex::new(HashMap::new()),
             metrics,
             events,
             config,
@@ -537,7 +541,11 @@ impl Shared {
         name: &Arc<str>,
     ) -> Result<&'a mut TenantState, ApiError> {
         if !tenants.contains_key(name) {
-            let state = self.load_tenant(name).map_err(|e| store_unavailable(&e))?;
+            let mut state = self.load_tenant(name).map_err(|e| store_unavailable(&e))?;
+            if let Some(carried) = lock(&self.carried).remove(name) {
+                state.senders = carried.senders;
+                state.prefixes = carried.prefixes;
+            }
             tenants.insert(name.clone(), state);
         }
         Ok(tenants.get_mut(name).expect("inserted above"))
@@ -764,6 +772,18 @@ struct Batch {
     /// Per tenant, an upper bound on what the batch's envelopes add to its stored bytes (for
     /// the byte quota before the encoding at the commit tells the exact figure).
     growth: HashMap<Arc<str>, u64>,
+    /// Each envelope admitted, by tenant and sender (taken back from the drift counts if the
+    /// commit fails).
+    admitted: Vec<(Arc<str>, ReplicaId)>,
+}
+
+/// What a tenant's senders were seen writing, kept across a failed commit: the ledger and usage
+/// are reloaded from the store then, but these live only in memory (the drift report's
+/// "applied since the server started").
+#[derive(Debug, Default)]
+struct Carried {
+    senders: HashMap<ReplicaId, SenderInfo>,
+    prefixes: HashSet<Arc<str>>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -872,6 +892,11 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
                 .filter_map(|t| tenants.get(t).map(|s| (&**t, s.ledger.to_bytes())))
                 .collect(),
         };
+        // Not held while the disk works: `/v1/tenant` and `/v1/drift` read it, and a slow or
+        // hung fsync held them as long (a reviewer saw both time out at 20 s). They may see
+        // this batch's admissions before its commit; nothing else reads or changes it meanwhile
+        // (one writer), and a failed commit drops them below.
+        drop(tenants);
         let started = Instant::now();
         let result = shared.store.commit(&writes);
         shared
@@ -879,6 +904,7 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
         shared.metrics.batch_envelopes.observe(envelopes as f64);
+        tenants = lock(&shared.tenants);
         result
     };
     match committed {
@@ -939,10 +965,29 @@ fn run_batch(shared: &Shared, jobs: Vec<Job>, cursor: &mut Option<(String, Strin
         Err(e) => {
             tracing::error!(error = %e, "commit failed; the batch's senders will retry");
             shared.metrics.commit_failures.inc();
-            // Forget this batch's admissions: reload what the store holds.
+            // Forget this batch's admissions: reload what the store holds. The drift counts
+            // (memory only) are kept, less this batch's envelopes.
+            let mut carried = lock(&shared.carried);
             for name in &batch.touched {
-                tenants.remove(name);
+                if let Some(state) = tenants.remove(name) {
+                    carried.insert(
+                        name.clone(),
+                        Carried {
+                            senders: state.senders,
+                            prefixes: state.prefixes,
+                        },
+                    );
+                }
             }
+            for (name, replica) in &batch.admitted {
+                if let Some(info) = carried
+                    .get_mut(name)
+                    .and_then(|c| c.senders.get_mut(replica))
+                {
+                    info.applied = info.applied.saturating_sub(1);
+                }
+            }
+            drop(carried);
             drop(tenants);
             for (reply, result) in replies {
                 let _ = reply.send(result.and_then(|_| Err(store_unavailable(&e))));
@@ -1164,6 +1209,7 @@ fn apply(
     report.merged = staged.len();
     let info = senders.entry(id.replica).or_default();
     info.applied += 1;
+    batch.admitted.push((name.clone(), id.replica));
     for (key, sketch, base, entry, previous) in staged {
         let prefix = key_prefix(key);
         if info.prefixes.len() < MAX_PREFIXES && !info.prefixes.iter().any(|p| &**p == prefix) {

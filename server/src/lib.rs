@@ -153,6 +153,8 @@ pub async fn run(
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use tower::ServiceExt;
 
+    handle_file_size_signal();
+
     let maintenance = {
         let state = state.clone();
         let every = Duration::from_secs(state.config().maintenance_secs.max(1));
@@ -234,6 +236,19 @@ pub async fn run(
         .map_err(std::io::Error::other)?;
     tracing::info!("writer stopped; every acknowledged envelope is committed");
     Ok(())
+}
+
+/// A file-size limit (`ulimit -f`, systemd's `LimitFSIZE`) must fail the write that passes it,
+/// which the store answers with 503 `store_unavailable` and retries, not kill the server:
+/// SIGXFSZ's default action ends the process (it did, silently, with exit status 153). With a
+/// handler installed (tokio's stays for the life of the process) the write returns EFBIG.
+fn handle_file_size_signal() {
+    #[cfg(unix)]
+    if let Err(e) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
+    {
+        tracing::warn!(error = %e, "cannot handle SIGXFSZ: a file-size limit would end the server");
+    }
 }
 
 /// Resolves on ctrl-c or SIGTERM.

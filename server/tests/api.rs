@@ -1096,6 +1096,10 @@ struct FlakyStore {
     failing: std::sync::atomic::AtomicBool,
     commits: AtomicUsize,
     unreadable: std::sync::Mutex<Option<String>>,
+    /// A commit waits while the test holds this (a disk that hangs).
+    gate: std::sync::Mutex<()>,
+    /// Commits begun (counted before the gate).
+    entered: AtomicUsize,
 }
 
 impl FlakyStore {
@@ -1105,6 +1109,8 @@ impl FlakyStore {
             failing: failing.into(),
             commits: AtomicUsize::new(0),
             unreadable: None.into(),
+            gate: std::sync::Mutex::new(()),
+            entered: AtomicUsize::new(0),
         })
     }
 }
@@ -1144,6 +1150,8 @@ impl Store for FlakyStore {
         self.inner.keys_of_families(f, a, l)
     }
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        drop(self.gate.lock().unwrap());
         self.commits.fetch_add(1, Ordering::SeqCst);
         if self.failing.load(Ordering::SeqCst) {
             // Slow and failing, as a disk in trouble is.
@@ -1197,6 +1205,91 @@ async fn failed_commits_and_overload_answer_503_and_retries_apply_once() {
         call(app, get("/v1/counter?key=c", Some(ACME))).await.json()["value"],
         1
     );
+}
+
+/// The drift report counts what was applied since the server started: a failed commit takes back
+/// only its own envelopes (it reloads the ledger, and used to drop every sender's count).
+#[tokio::test]
+async fn a_failed_commit_keeps_the_drift_counts_of_what_was_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FlakyStore::open(&dir, false);
+    let mut c = config(&dir);
+    c.batch_max = 1;
+    let s = server_with_store(dir, c, store.clone());
+    let app = &s.app;
+    for seq in 1..=3 {
+        let e = counters(2, seq, &["orders:eu"]);
+        assert_eq!(ingest(app, ACME, &e).await.json()["outcome"], "applied");
+    }
+    let drift = || async { call(app, get("/v1/drift", Some(ACME))).await.json() };
+    assert_eq!(drift().await["applied_envelopes"], 3);
+    store.failing.store(true, Ordering::SeqCst);
+    let e = counters(1, 1, &["visits:home"]);
+    assert_eq!(ingest(app, ACME, &e).await.code(), "store_unavailable");
+    store.failing.store(false, Ordering::SeqCst);
+    let report = drift().await;
+    assert_eq!(report["applied_envelopes"], 3, "{report}");
+    assert_eq!(ingest(app, ACME, &e).await.json()["outcome"], "applied");
+    let report = drift().await;
+    assert_eq!(report["applied_envelopes"], 4, "{report}");
+    let prefixes: Vec<_> = report["prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["prefix"].as_str().unwrap().to_string(),
+                p["applied_envelopes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(prefixes.contains(&("orders".to_string(), 3)), "{report}");
+    assert!(prefixes.contains(&("visits".to_string(), 1)), "{report}");
+}
+
+/// A commit that hangs (a disk in trouble) does not hold the tenant routes: they read the
+/// tenants' state, which the writer held through its commit.
+#[tokio::test]
+// The gate is held across awaits on purpose: the writer thread (not this task) waits on it.
+#[allow(clippy::await_holding_lock)]
+async fn a_hung_commit_does_not_hold_the_tenant_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FlakyStore::open(&dir, false);
+    let c = config(&dir);
+    let s = server_with_store(dir, c, store.clone());
+    let app = s.app.clone();
+    assert_eq!(
+        ingest(&app, ACME, &counters(1, 1, &["c"])).await.json()["outcome"],
+        "applied"
+    );
+    let before = store.entered.load(Ordering::SeqCst);
+    let gate = store.gate.lock().unwrap();
+    let pending = tokio::spawn({
+        let app = app.clone();
+        async move { ingest(&app, ACME, &counters(1, 2, &["c"])).await }
+    });
+    // The writer takes the envelope and waits in its commit.
+    for _ in 0..3000 {
+        if store.entered.load(Ordering::SeqCst) > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        store.entered.load(Ordering::SeqCst) > before,
+        "the commit began"
+    );
+    for path in ["/v1/tenant", "/v1/drift"] {
+        // A deadlock detector, not a timing goal: held by the commit, this never answers.
+        let answer =
+            tokio::time::timeout(Duration::from_secs(30), call(&app, get(path, Some(ACME))))
+                .await
+                .unwrap_or_else(|_| panic!("{path} waited for the hung commit"));
+        assert_eq!(answer.status.as_u16(), 200, "{path}");
+    }
+    assert!(!pending.is_finished(), "the commit is still held");
+    drop(gate);
+    assert_eq!(pending.await.unwrap().json()["outcome"], "applied");
 }
 
 /// Two servers on one data directory would each keep a ledger in memory and break

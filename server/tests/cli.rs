@@ -106,3 +106,119 @@ fn open_and_tenants_exclude_each_other() {
         assert!(!dir.path().join("data").exists(), "nothing was created");
     }
 }
+
+/// Starts `command` (the server, or a shell that execs it) open on 127.0.0.1:0 with `data`;
+/// answers the process and its base URL.
+#[cfg(unix)]
+fn start_open(mut command: Command, data: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = command
+        .args(["--open", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env("EDGESKETCH_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    (child, base)
+}
+
+/// A file-size limit (`ulimit -f`) fails the write that passes it: the server answers 503
+/// `store_unavailable` and lives on (SIGXFSZ ended it, silently, with exit status 153), and the
+/// envelopes it acknowledged are there after a restart without the limit.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_file_size_limit_answers_503_and_the_server_lives_on() {
+    use edgesketch::{Recorder, ReplicaId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // 4 MiB (dash counts 512-byte blocks).
+    let mut limited = Command::new("sh");
+    limited
+        .arg("-c")
+        .arg("ulimit -f 8192 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_edgesketch-server"));
+    let (mut child, base) = start_open(limited, &data);
+    let client = reqwest::Client::new();
+    let mut recorder = Recorder::with_replica(ReplicaId([7; 16]));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut acknowledged = 0u64;
+    let mut refused = None;
+    // Each envelope brings four new dense HyperLogLogs (about 50 KB to store).
+    for n in 0..400u64 {
+        for k in 0..4u64 {
+            let h = recorder.hyperloglog(&format!("h{n}-{k}"), 14).unwrap();
+            for i in 0..20_000u64 {
+                h.insert(&((n * 4 + k) << 32 | i).to_le_bytes());
+            }
+        }
+        recorder.counter("sent").unwrap().increment(1);
+        let bytes = recorder.envelope(now).unwrap().unwrap().bytes;
+        let answer = client
+            .post(format!("{base}/v1/ingest"))
+            .body(bytes)
+            .send()
+            .await
+            .expect("the server answers (it was killed by SIGXFSZ)");
+        let status = answer.status().as_u16();
+        let body: serde_json::Value =
+            serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+        match status {
+            200 => acknowledged += 1,
+            503 => {
+                refused = Some(body["code"].as_str().unwrap().to_string());
+                break;
+            }
+            _ => panic!("{status}: {body}"),
+        }
+    }
+    assert_eq!(
+        refused.as_deref(),
+        Some("store_unavailable"),
+        "{acknowledged} acknowledged and no refusal"
+    );
+    assert!(acknowledged > 0);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server is still running"
+    );
+    let live = client.get(format!("{base}/livez")).send().await.unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Without the limit, every acknowledged envelope is there.
+    let (mut child, base) = start_open(server(), &data);
+    let counter: serde_json::Value = serde_json::from_slice(
+        &client
+            .get(format!("{base}/v1/counter?key=sent"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    // The refused envelope may have been written before the write that failed (SQLite cannot
+    // tell): at least what was acknowledged, at most one more.
+    let value = counter["value"].as_u64().unwrap();
+    assert!(
+        value == acknowledged || value == acknowledged + 1,
+        "{value} stored, {acknowledged} acknowledged"
+    );
+}
