@@ -1256,6 +1256,12 @@ fn maintain(
     cursor: &mut Option<(String, String)>,
     now: i64,
 ) -> Result<(), ApiError> {
+    if let Some(bytes) = shared.store.log_bytes() {
+        shared
+            .metrics
+            .store_log_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
     for (name, state) in tenants.iter_mut() {
         let before = state.ledger.senders();
         state.ledger.expire(now);

@@ -43,6 +43,8 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     /// Encoded bytes of cached sketches.
     pub cache_bytes: Gauge,
+    /// Size of the store's write-ahead log file (SQLite's `-wal`).
+    pub store_log_bytes: Gauge,
     /// Cached sketches.
     pub cache_entries: Gauge,
     /// Sketch lookups answered from memory.
@@ -154,6 +156,12 @@ impl Metrics {
             "Envelopes waiting for the writer",
             queue_depth.clone(),
         );
+        let store_log_bytes = Gauge::default();
+        registry.register(
+            "store_log_bytes",
+            "Size of the store's write-ahead log file (SQLite's -wal): it stays at its largest size; one that keeps growing means checkpoints fail",
+            store_log_bytes.clone(),
+        );
         let cache_bytes = Gauge::default();
         registry.register(
             "cache_bytes",
@@ -228,6 +236,7 @@ impl Metrics {
             sketch_write_bytes,
             queue_depth,
             cache_bytes,
+            store_log_bytes,
             cache_entries,
             cache_hits,
             cache_misses,

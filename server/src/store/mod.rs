@@ -125,11 +125,16 @@ pub trait Store: Send + Sync + 'static {
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError>;
-    /// Writes a batch atomically and durably: when this returns `Ok`, all of it survives a crash;
-    /// when it returns `Err`, none of it was written.
+    /// Writes a batch atomically and durably: when this returns `Ok`, all of it survives a crash.
+    /// When it returns `Err`, the batch may still be there after a restart (an fsync that failed
+    /// after the write), so the writer forgets it and senders resend the same bytes.
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError>;
     /// Checks the store's integrity (at startup).
     fn check(&self) -> Result<(), StoreError>;
+    /// Bytes of the store's write-ahead log file, if it keeps one (for a gauge).
+    fn log_bytes(&self) -> Option<u64> {
+        None
+    }
     /// Called once the writer has stopped: make everything committed durable in the store's
     /// main files (a checkpoint). Nothing by default.
     fn close(&self) -> Result<(), StoreError> {

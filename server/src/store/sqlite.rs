@@ -31,6 +31,8 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// The database's `-wal` file.
+    wal: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -152,6 +154,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            wal: dir.join(format!("{FILE_NAME}-wal")),
         })
     }
 
@@ -379,6 +382,11 @@ impl Store for SqliteStore {
 
     /// Copies the write-ahead log into the database file and empties it (`TRUNCATE`), so that
     /// after a clean stop `edgesketch.sqlite3` alone holds every commit.
+    fn log_bytes(&self) -> Option<u64> {
+        // Absent between a clean stop and the next write.
+        Some(std::fs::metadata(&self.wal).map_or(0, |m| m.len()))
+    }
+
     fn close(&self) -> Result<(), StoreError> {
         let conn = self.writer()?;
         let (busy, _, _): (i64, i64, i64) = conn
