@@ -77,7 +77,8 @@ export interface ClientStats {
   /** Envelopes the server took (2xx): applied, or answered "duplicate" because it already had
    * them (a resend of a saved beacon that had arrived). */ sent: number;
   /** Envelopes handed to `sendBeacon` (the browser does not say whether they arrived). */ beacons: number;
-  /** Envelopes taken over from `storage` at start: what earlier pages could not send. */ restored: number;
+  /** Envelopes taken over from `storage` at start: what earlier pages could not be sure they
+   * sent (their last beacons among them). */ restored: number;
   /** Envelopes the server had already applied though this client never sent them: another
    * sender uses this replica id; their events were not counted. */ duplicates: number;
   /** Sends retried (network error, timeout, 408, 429, 5xx). */ retried: number;

@@ -61,12 +61,19 @@ const ERROR_BODY_CHARS = 2_000;
 /** Keys in `storage` holding a client's unsent envelopes: this prefix and a random id. */
 const STORAGE_PREFIX = 'edgesketch:unsent:';
 /** Unsent envelopes saved for another client (another endpoint or token) are removed after this
- * long unclaimed: the server refuses envelopes made more than 24 h before they arrive. Saved
- * beacons older than this are not resent either (the beacon most likely arrived). */
+ * long unclaimed: the server refuses envelopes made more than 24 h before they arrive. */
 const STORAGE_EXPIRY_MS = 25 * 3600_000;
 /** The server's default `--max-entries`: an envelope saved for another page is split below it
  * first, as only its own client can split it. */
 const SERVER_MAX_ENTRIES = 1024;
+/** Characters of saved envelopes one client keeps in `storage` at most (about 1.5 MB of
+ * envelopes; localStorage holds about 5 M characters per origin, shared with the page's own
+ * data). While the server cannot be reached, pages pass the backlog on and it grows: past this,
+ * the oldest envelopes are dropped (counted in `dropped`, told to `onError`). */
+const STORAGE_MAX_CHARS = 2_000_000;
+/** Saved beacons made longer ago than this are not resent: the server refuses envelopes made
+ * more than 24 h before they arrive, and a beacon that old most likely arrived. */
+const BEACON_RESEND_MS = 23 * 3600_000;
 
 /** The first `ERROR_BODY_CHARS` characters of a response body, reading no more of it than that
  * (the rest is cancelled, which also frees the connection); null if reading failed. */
@@ -225,6 +232,8 @@ export function createClientWith(wasm, options) {
   };
   let events = 0;
   let firstEventAt = 0;
+  // A flush of what was recorded while hidden is queued (see `recorded`).
+  let hiddenFlush = false;
   /** Whether what was recorded has passed a threshold (`maxEvents`, `maxAgeMs`). */
   const due = () => events >= o.maxEvents || now() - firstEventAt >= o.maxAgeMs;
   let online = browser && typeof navigator === 'object' && 'onLine' in navigator ? navigator.onLine : true;
@@ -325,7 +334,6 @@ export function createClientWith(wasm, options) {
     try { return read(reader); } finally { reader.free(); }
   };
   const sequenceOf = (bytes) => readEnvelope(bytes, (r) => r.sequence);
-  const replicaOf = (bytes) => readEnvelope(bytes, (r) => r.replica);
   const entriesOf = (bytes) => readEnvelope(bytes, (r) => r.entries().length);
 
   /** Replaces `item` (at `at`) by two halves of its entries under fresh sequences, each naming
@@ -555,6 +563,16 @@ export function createClientWith(wasm, options) {
   function recorded() {
     if (events === 0) firstEventAt = now();
     events++;
+    // Recorded while the page is hidden (by the app's own visibilitychange or pagehide listener,
+    // or a timer): the page may be gone before anything else runs, so it goes the way of a
+    // leaving page, once the code recording it returns (a microtask).
+    if (browser && !hiddenFlush && document.visibilityState === 'hidden' && typeof queueMicrotask === 'function') {
+      hiddenFlush = true;
+      queueMicrotask(() => {
+        hiddenFlush = false;
+        if (!closed && events > 0) flushBeacon();
+      });
+    }
     if (due()) {
       // Where timers run, this also retries what waits once a backoff is over (with no flush
       // interval, nothing else would). Workers may not send outside
@@ -594,6 +612,12 @@ export function createClientWith(wasm, options) {
       if (!isFree(item) && !item.sleeping) {
         at++; // a fetch is sending it (kept alive past the page where the browser allows)
         all = false;
+      } else if (item.restored) {
+        // Another page's, already in storage: it stays there for the next page. Beaconed by
+        // every page while the server cannot be reached, a backlog cost requests growing with
+        // each page view.
+        at++;
+        all = false;
       } else if (large && !item.maybeApplied && !item.busySince && splitAt(at, item, false)) {
         // the halves take its place; look at the first
       } else if (!large && beacon(urlFor(url, item), new Blob([item.bytes], { type: 'text/plain' }))) {
@@ -602,7 +626,7 @@ export function createClientWith(wasm, options) {
         // A beacon's answer is never seen: a copy is kept for the next page (which resends it;
         // "duplicate" if it arrived), and for this page if it comes back while sends fail.
         if (store) {
-          Object.assign(item, { maybeApplied: true, beaconed: true, doubtful: failures > 0 });
+          Object.assign(item, { maybeApplied: true, beaconed: true });
           uncertain.push(item);
         }
       } else {
@@ -619,8 +643,8 @@ export function createClientWith(wasm, options) {
   // was recorded, as the next client for the same endpoint and token sends it.
   const storageKey = `${STORAGE_PREFIX}${randomId()}`;
   const scope = { endpoint: o.endpoint, token: fingerprint(o.token ?? '') };
-  // Beacons sent since the page was last shown: saved with the queue; those sent while sends
-  // failed (`doubtful`) go back in the queue if the page returns.
+  // Beacons sent since the page was last shown: saved with the queue; back in the queue if the
+  // page returns.
   const uncertain = [];
   // Whether `storage` holds this sender's copy (then it follows the queue until the page returns).
   let kept = false;
@@ -640,6 +664,19 @@ export function createClientWith(wasm, options) {
     const items = [...queue, ...uncertain].sort((a, b) => a.made - b.made);
     const saved = items.map((item) => ({ bytes: toBase64(item.bytes), supersedes: item.supersedes.map(String),
       maybeApplied: item.maybeApplied, beaconed: item.beaconed }));
+    // Held to STORAGE_MAX_CHARS: the oldest go first, from the queue too (dropped for good).
+    let chars = 0;
+    let over = saved.length;
+    while (over > 0 && chars + saved[over - 1].bytes.length <= STORAGE_MAX_CHARS) chars += saved[--over].bytes.length;
+    if (over > 0) {
+      const dropped = new Set(items.slice(0, over));
+      for (let at = queue.length - 1; at >= 0; at--) if (dropped.has(queue[at]) && isFree(queue[at])) queue.splice(at, 1);
+      for (let at = uncertain.length - 1; at >= 0; at--) if (dropped.has(uncertain[at])) uncertain.splice(at, 1);
+      stats.dropped += over;
+      fail(new Error(`unsent envelopes passed ${STORAGE_MAX_CHARS} characters in storage (the server has been unreachable for a while): dropped the ${over} oldest`));
+      items.splice(0, over);
+      saved.splice(0, over);
+    }
     for (let left = 0; left <= saved.length; left++) {
       try {
         if (left === saved.length) {
@@ -659,11 +696,12 @@ export function createClientWith(wasm, options) {
   }
 
   /** The page is back (shown, or visible again): its queue is its own again (another client may
-   * have taken the saved copy meanwhile; both sending is safe), and the beacons sent while sends
-   * failed are sent again (the others are trusted now that the page lives on). */
+   * have taken the saved copy meanwhile; both sending is safe), and its beacons are sent again
+   * (their answers were never seen: a server that failed meanwhile lost them; one that took them
+   * answers "duplicate"). */
   function resume() {
     if (!store || (!kept && uncertain.length === 0)) return;
-    for (const item of uncertain.splice(0)) if (item.doubtful) queue.push(item);
+    for (const item of uncertain.splice(0)) queue.push(item);
     try {
       store.removeItem(storageKey);
     } catch { /* the copy only costs a resend */ }
@@ -689,16 +727,15 @@ export function createClientWith(wasm, options) {
           continue;
         }
         store.removeItem(key);
-        const old = !(now() - saved.savedAt < STORAGE_EXPIRY_MS);
         for (const envelope of saved.envelopes) {
-          // A beacon that old most likely arrived, and the server would refuse it now.
-          if (old && envelope.beaconed) continue;
           try {
             const bytes = fromBase64(envelope.bytes);
-            const replica = replicaOf(bytes); // an envelope, or it throws
+            const { replica, createdMs } = readEnvelope(bytes, (r) => ({ replica: r.replica, createdMs: r.createdMs })); // or it throws
+            // A beacon that old most likely arrived, and the server would refuse it now.
+            if (envelope.beaconed && !(now() - createdMs < BEACON_RESEND_MS)) continue;
             const item = queued(bytes, envelope.supersedes.map(String));
             Object.assign(item, { maybeApplied: envelope.maybeApplied === true, kept: true, restored: true,
-              foreign: replica !== recorder.replica });
+              foreign: replica !== recorder.replica, beaconed: envelope.beaconed === true });
             queue.push(item);
             stats.restored++;
           } catch (error) {
