@@ -649,9 +649,10 @@ export function createClientWith(wasm, options) {
   // Whether `storage` holds this sender's copy (then it follows the queue until the page returns).
   let kept = false;
 
-  /** Writes what is queued (and the uncertain beacons) under this sender's key, oldest first;
-   * if storage refuses it all (its quota), the oldest are left out and `onError` hears how many
-   * would be lost with the page. */
+  /** Writes what is queued (and the uncertain beacons) under this sender's key, oldest first:
+   * split first where only this client can split, held to STORAGE_MAX_CHARS (the oldest
+   * dropped); if storage refuses it all (its quota), the oldest are left out and `onError`
+   * hears how many would be lost with the page. */
   function keep() {
     // Split first what only this client can split (another page can only send it whole): to a
     // beacon's size, and below the server's default entry limit.
@@ -669,10 +670,12 @@ export function createClientWith(wasm, options) {
     let over = saved.length;
     while (over > 0 && chars + saved[over - 1].bytes.length <= STORAGE_MAX_CHARS) chars += saved[--over].bytes.length;
     if (over > 0) {
+      // Dropped from memory too, except what a send holds (it may arrive): not saved either way.
       const dropped = new Set(items.slice(0, over));
+      const before = queue.length + uncertain.length;
       for (let at = queue.length - 1; at >= 0; at--) if (dropped.has(queue[at]) && isFree(queue[at])) queue.splice(at, 1);
       for (let at = uncertain.length - 1; at >= 0; at--) if (dropped.has(uncertain[at])) uncertain.splice(at, 1);
-      stats.dropped += over;
+      stats.dropped += before - queue.length - uncertain.length;
       fail(new Error(`unsent envelopes passed ${STORAGE_MAX_CHARS} characters in storage (the server has been unreachable for a while): dropped the ${over} oldest`));
       items.splice(0, over);
       saved.splice(0, over);
