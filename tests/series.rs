@@ -684,3 +684,48 @@ fn a_stored_key_keeps_the_parameters_it_was_created_with() {
     let w = receiver.get("w").unwrap().as_window_counter().unwrap();
     assert_eq!(w.sum(now - 1_000, now + 1_000).stats.count, 1);
 }
+
+/// The lowest bucket of all really starts below `i64::MIN` (unless the width divides 2^63), so
+/// it is off the grid of the others; a series over all of time still shows it, first, at
+/// `i64::MIN`, as `sum` counts it. Likewise the highest bucket, which ends past `i64::MAX`.
+#[test]
+fn a_series_over_all_of_time_holds_the_buckets_at_its_ends() {
+    for bucket_ms in [60_000u64, 1_000, 1 << 10, 7_001, 86_400_000] {
+        let config = SeriesConfig {
+            bucket_ms,
+            retention_buckets: 3,
+            grace_ms: 2 * bucket_ms,
+            max_future_ms: 0,
+        };
+        let mut low = WindowCounter::new(config, i64::MIN + 1).unwrap();
+        low.add(5, i64::MIN).unwrap();
+        let series = low.series(i64::MIN, i64::MAX);
+        assert_eq!(
+            series.first().map(|(t, s)| (*t, s.count, s.sum)),
+            Some((i64::MIN, 1, 5)),
+            "width {bucket_ms}"
+        );
+        let total = low.sum(i64::MIN, i64::MAX).stats;
+        assert_eq!((total.count, total.sum), (1, 5));
+        assert_eq!(series.iter().map(|(_, s)| s.count).sum::<u64>(), 1);
+        // Starts strictly rise, one bucket apart after the first.
+        assert!(
+            series
+                .windows(2)
+                .all(|p| p[0].0 < p[1].0 && p[1].0 - p[0].0 <= bucket_ms as i64)
+        );
+
+        let mut high = WindowCounter::new(config, i64::MAX).unwrap();
+        high.add(3, i64::MAX).unwrap();
+        let series = high.series(i64::MIN, i64::MAX);
+        assert_eq!(
+            series
+                .iter()
+                .map(|(_, s)| (s.count, s.sum))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
+            (1, 3),
+            "width {bucket_ms}"
+        );
+        assert_eq!(high.sum(i64::MIN, i64::MAX).stats.count, 1);
+    }
+}

@@ -271,27 +271,30 @@ impl WindowCounter {
         let config = self.series.config;
         let w = config.bucket_ms as i64;
         let (oldest, newest) = self.retained_span();
-        let start = round_up(from_ms, w).max(oldest);
+        // The lowest bucket of all really starts below i64::MIN and counts as starting there (as
+        // in `sum`), off the grid of the others: a range from i64::MIN begins with it.
+        let start = if from_ms == i64::MIN && oldest == i64::MIN {
+            i64::MIN
+        } else {
+            round_up(from_ms, w).max(oldest)
+        };
         let end = round_up(to_ms, w).min(newest);
         let mut stored = self.series.range(start, end).peekable();
         let mut out = Vec::new();
         let mut t = start;
         while t < end {
-            // Only the lowest bucket of all (whose real start lies below i64::MIN) can start
-            // before `t`; it has no place on this grid.
+            // Stored starts lie on this grid; none is passed over, but never stall on one.
             while stored.next_if(|(s, _)| *s < t).is_some() {}
-            let stats = match stored.peek() {
-                Some((s, b)) if *s == t => {
-                    let b = **b;
-                    stored.next();
-                    b
-                }
-                _ => BucketStats::default(),
+            let stats = match stored.next_if(|(s, _)| *s == t) {
+                Some((_, b)) => *b,
+                None => BucketStats::default(),
             };
             out.push((t, stats));
-            // The last bucket of all may end past i64::MAX.
-            let Some(next) = t.checked_add(w) else { break };
-            t = next;
+            // The next bucket's start; the last bucket of all may end past i64::MAX.
+            let Some(next) = config.bucket_of(t).checked_add(1) else {
+                break;
+            };
+            t = config.bucket_start(next);
         }
         out
     }
