@@ -1,23 +1,9 @@
-// Cloudflare Workers (workerd): the .wasm is imported as a compiled WebAssembly.Module (Workers
-// refuse to compile wasm from bytes at run time) and instantiated synchronously.
+// Cloudflare Workers (workerd): wrangler and workerd import a `.wasm` as a compiled
+// WebAssembly.Module (Workers refuse to compile wasm from bytes at run time), instantiated
+// synchronously at import.
 import module from './web/edgesketch_bg.wasm';
-import * as wasm from './web/edgesketch.js';
 import { initSync } from './web/edgesketch.js';
-import { createClientWith } from './client.js';
-import { withFastBatches } from './batch.js';
 
 initSync({ module });
-withFastBatches(wasm);
 
-// The classes by name: `export *` would also export the scratch buffer's internals
-// (`__scratchReserve`, `__scratchShrink`, `__memory`), and calling those moves the buffer behind the package's back.
-export {
-  HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,
-  Recorder, EnvelopeReader, benchNoop, initSync,
-} from './web/edgesketch.js';
-
-/** An edge client bound to this module: see client.js. */
-export const createClient = (options) => createClientWith(wasm, options);
-
-/** Resolves once the module is ready (it already is after import here). */
-export async function ready() {}
+export * from './entry.js';

@@ -46,6 +46,15 @@ for glue in pkg/web/edgesketch.js pkg/node/edgesketch.js; do
   sed -i -E 's/^( +)throw new Error\(getStringFromWasm0\(arg0, arg1\)\);$/\1throw edgesketchThrown(getStringFromWasm0(arg0, arg1));/; s/^    free\(\) \{$/    free() {\n        if (this.__wbg_ptr === 0) return;/' "$glue"
   [ "$(grep -c 'throw edgesketchThrown' "$glue")" = 1 ] && grep -q 'if (this.__wbg_ptr === 0) return;' "$glue" ||
     { echo "$glue: the throw or free() patch did not apply" >&2; exit 1; }
+  # initSync takes a WebAssembly.Module of another realm as a module (Vercel's Edge Runtime hands
+  # the code a `?module` import made outside its sandbox); `instanceof` alone took it for bytes.
+  if grep -q '^    if (!(module instanceof WebAssembly.Module)) {$' "$glue"; then
+    sed -i "s/^    if (!(module instanceof WebAssembly.Module)) {$/    if (!(module instanceof WebAssembly.Module) \&\& Object.prototype.toString.call(module) !== '[object WebAssembly.Module]') {/" "$glue"
+    grep -q "toString.call(module) !== '\[object WebAssembly.Module\]'" "$glue" ||
+      { echo "$glue: the initSync realm patch did not apply" >&2; exit 1; }
+  elif [ "$glue" = pkg/web/edgesketch.js ]; then
+    echo "$glue: no initSync module check to patch (a new wasm-bindgen?)" >&2; exit 1
+  fi
   cat scripts/glue-checks.js >> "$glue"
   node scripts/glue-numbers.mjs pkg/web/edgesketch.d.ts >> "$glue"
 done
@@ -80,13 +89,18 @@ type EdgesketchWasm<K extends string> =
   typeof globalThis extends { WebAssembly: { [P in K]: abstract new (...args: any) => infer T } } ? T : object;
 TYPES
 mv $dts.new $dts
-# The ES entries name what they export (not `export *`, which would export the internals): each
+# The ES entries name what they export (not the glue's `export *`, which would export the
+# internals): entry.js (re-exported whole by browser.js, workerd.js and edge-light.js) and slim.js
 # must name every public export of the glue.
 for name in $(grep -oE '^export (class|function) [A-Za-z0-9_]+' pkg/web/edgesketch.js | awk '{print $3}' | grep -v '^__') initSync; do
-  for entry in browser slim workerd; do
+  for entry in entry slim; do
     grep -qE "[ {,]$name[,} ]" "pkg-template/$entry.js" ||
       { echo "pkg-template/$entry.js does not export $name" >&2; exit 1; }
   done
+done
+for entry in browser workerd edge-light; do
+  grep -qx "export \* from './entry.js';" "pkg-template/$entry.js" ||
+    { echo "pkg-template/$entry.js does not re-export entry.js" >&2; exit 1; }
 done
 # The nodejs glue is CommonJS inside a "type": "module" package.
 echo '{ "type": "commonjs" }' > pkg/node/package.json

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests the npm package as users get it: builds and packs it (scripts/build-npm.sh), installs the
 # tarball into a scratch project, and runs js-test/ there: Node (ESM and CJS), a real Worker on
-# workerd (npm), Deno (npm), a page in headless Chromium (Debian's, through playwright-core), and
+# workerd (npm), a Next.js edge route (Vercel's Edge Runtime), Deno (npm), a page in headless Chromium (Debian's, through playwright-core), and
 # pages bundled by Vite and webpack, all on 127.0.0.1; and the adapter's wasm-bindgen-test suite
 # (wasm/tests) in Node and headless Chromium.
 set -euo pipefail
@@ -23,7 +23,7 @@ WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 unset CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER
 [ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] && [ -x node_modules/.bin/tsc ] &&
   [ -d node_modules/uplot ] && [ -d node_modules/@types/node ] && [ -d node_modules/vite ] && [ -d node_modules/webpack ] &&
-  [ -x node_modules/.bin/deno ] ||
+  [ -x node_modules/.bin/deno ] && [ -d node_modules/next ] ||
   npm ci --no-audit --no-fund
 tarball=$(ls "$root"/pkg/edgesketch-*.tgz)
 # The merge server, for the client's end-to-end test (already built by `cargo test`).
@@ -37,10 +37,10 @@ cd "$scratch"
 echo '{ "name": "edgesketch-npm-test", "private": true, "type": "module" }' > package.json
 npm install --no-audit --no-fund --no-save "$tarball" >/dev/null
 EDGESKETCH_GOLDEN="$root/tests/golden/v1" WORKERD_BIN="$root/node_modules/.bin/workerd" \
-  PLAYWRIGHT_CORE="$root/package.json" BUNDLERS_FROM="$root/package.json" DENO_BIN="$root/node_modules/.bin/deno" \
+  PLAYWRIGHT_CORE="$root/package.json" BUNDLERS_FROM="$root/package.json" NEXT_FROM="$root/package.json" DENO_BIN="$root/node_modules/.bin/deno" \
   EDGESKETCH_SERVER_BIN="$root/target/debug/edgesketch-server" \
   node --test --test-concurrency=1 node.test.mjs node.test.cjs client.test.mjs server.test.mjs \
-    workerd.test.mjs deno.test.mjs chromium.test.mjs bundlers.test.mjs
+    workerd.test.mjs nextjs.test.mjs deno.test.mjs chromium.test.mjs bundlers.test.mjs
 
 # The shipped types accept a typed user (and refuse misspelt options).
 # Twice: a browser project (the dom lib) and a Node one (@types/node, no dom lib), neither

@@ -44,7 +44,7 @@ cargo bench --workspace --no-run
 step "fuzz targets compile (stable, no sanitizer)"
 cargo check --manifest-path fuzz/Cargo.toml --bins
 
-step "npm package: build, pack, install the tarball, test it under Node (ESM and CJS), workerd and Chromium"
+step "npm package: build, pack, install the tarball, test it under Node (ESM and CJS), workerd, Next.js (edge), Deno and Chromium"
 bash scripts/test-npm.sh
 
 step "dashboard: in headless Chromium against the server running the demo"

@@ -1,8 +1,9 @@
 // A Worker as users write one: record events from requests, flush an envelope to a sink with
-// ctx.waitUntil, answer estimates. Served by workerd in js-test/workerd.test.mjs.
+// ctx.waitUntil, answer estimates. Served by workerd in js-test/workerd.test.mjs, and by a Next.js
+// edge route in js-test/nextjs.test.mjs (Vercel's Edge Runtime).
 import * as es from 'edgesketch';
 import { HyperLogLog, EnvelopeReader, TopK, createClient } from 'edgesketch';
-import { checkGolden } from 'golden.mjs';
+import { checkGolden } from './golden.mjs';
 
 // Module scope may hold state but must not draw randomness: the client's Recorder draws its
 // replica id lazily, at the first envelope, inside a request.
