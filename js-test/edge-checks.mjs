@@ -49,8 +49,9 @@ export async function startSink(golden) {
   return { url: `http://127.0.0.1:${sink.address().port}`, received, close: () => new Promise((r) => sink.close(r)) };
 }
 
-export function edgeAppTests(runtime, app) {
-  test(`${runtime}: the app records from requests, and its client flushes in the background`, async () => {
+export function edgeAppTests(runtime, app, { client = true } = {}) {
+  // Off where timers run (a Node server): a flush interval could send before the test's flush.
+  if (client) test(`${runtime}: the app records from requests, and its client flushes in the background`, async () => {
     const { get, received, sinkUrl } = app();
     await get(`/configure?sink=${encodeURIComponent(sinkUrl + '/ingest')}`);
     for (let i = 0; i < 300; i++) {

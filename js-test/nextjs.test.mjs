@@ -20,12 +20,13 @@ const nextBin = createRequire(process.env.NEXT_FROM ?? import.meta.url).resolve(
 const app = join(process.cwd(), 'next-app');
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' };
 
-// One dynamic segment at the root, so the Worker sees the paths it answers (/record, /flush, ...);
-// `after()` is what Next.js gives for `ctx.waitUntil`.
-const route = `import worker from '../../worker.mjs';
+// One dynamic segment, the operation the Worker answers (/record, /flush, ...); `after()` is what
+// Next.js gives for `ctx.waitUntil`. At the root on the edge runtime; under /node/ the same app on
+// Next's Node.js runtime (its default: routes and `proxy.js`), which takes the package's Node
+// entry, bundled by Turbopack too.
+const route = (edge, up) => `import worker from '${up}worker.mjs';
 import { after } from 'next/server';
-
-export const runtime = 'edge';
+${edge ? "\nexport const runtime = 'edge';" : ''}
 export const dynamic = 'force-dynamic';
 
 export function GET(request) {
@@ -36,8 +37,10 @@ export function GET(request) {
 before(() => {
   rmSync(app, { recursive: true, force: true });
   mkdirSync(join(app, 'app', '[op]'), { recursive: true });
+  mkdirSync(join(app, 'app', 'node', '[op]'), { recursive: true });
   writeFileSync(join(app, 'package.json'), '{ "name": "next-edge-app", "private": true }\n');
-  writeFileSync(join(app, 'app', '[op]', 'route.js'), route);
+  writeFileSync(join(app, 'app', '[op]', 'route.js'), route(true, '../../'));
+  writeFileSync(join(app, 'app', 'node', '[op]', 'route.js'), route(false, '../../../'));
   for (const file of ['worker.mjs', 'golden.mjs']) copyFileSync(file, join(app, file));
 });
 
@@ -63,6 +66,7 @@ for (const bundler of ['turbopack', 'webpack']) {
       rmSync(join(app, '.next'), { recursive: true, force: true });
       const built = await next(['build', ...(bundler === 'webpack' ? ['--webpack'] : [])]);
       assert.match(built, /ƒ \/\[op\]/, `the route was built as a dynamic (edge) route:\n${built}`);
+      assert.match(built, /ƒ \/node\/\[op\]/, `the Node.js route was built:\n${built}`);
       sink = await startSink(golden);
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
@@ -95,5 +99,6 @@ for (const bundler of ['turbopack', 'webpack']) {
     }
 
     edgeAppTests(`Next.js (${bundler})`, () => ({ get, received: sink.received, sinkUrl: sink.url }));
+    edgeAppTests(`Next.js (${bundler}), Node.js runtime`, () => ({ get: (path) => get('/node' + path), sinkUrl: sink.url }), { client: false });
   });
 }

@@ -11,5 +11,5 @@ export { createClient } from './client.js';
 export type { Client, ClientOptions, ClientStats, FlushResult } from './client.js';
 
 /** Resolves once the WebAssembly module is ready; after `import` it already is in every runtime
- * this package's entries serve (Node, browsers, workerd). */
+ * this package's entries serve (Node, browsers, workerd, Vercel's Edge Runtime). */
 export function ready(): Promise<void>;

@@ -104,6 +104,24 @@ for entry in browser workerd edge-light; do
 done
 # The nodejs glue is CommonJS inside a "type": "module" package.
 echo '{ "type": "commonjs" }' > pkg/node/package.json
+# Node's glue takes the module from a JS file instead of reading `${__dirname}/edgesketch_bg.wasm`:
+# server bundlers (Next.js's Turbopack, esbuild, ncc) move the glue and leave the .wasm behind
+# (Next 16 failed with ENOENT on every Node route and proxy). Deno then needs no read permission.
+node -e '
+const fs = require("fs");
+const base64 = fs.readFileSync("pkg/node/edgesketch_bg.wasm").toString("base64");
+fs.writeFileSync("pkg/node/edgesketch_bg_wasm.cjs", `// The module of edgesketch_bg.wasm, inlined (base64) so that bundlers carry it along.
+"use strict";
+const base64 = "${base64}";
+module.exports = typeof Buffer === "function" ? Buffer.from(base64, "base64") : Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+`);'
+rm pkg/node/edgesketch_bg.wasm
+node=pkg/node/edgesketch.js
+[ "$(grep -c '^const wasmPath = `${__dirname}/edgesketch_bg.wasm`;$' $node)" = 1 ] &&
+  [ "$(grep -c "^const wasmBytes = require('fs').readFileSync(wasmPath);$" $node)" = 1 ] ||
+  { echo "$node: no wasm read to replace (a new wasm-bindgen?)" >&2; exit 1; }
+sed -i '/^const wasmPath = `${__dirname}\/edgesketch_bg.wasm`;$/d; s|^const wasmBytes = require(.fs.).readFileSync(wasmPath);$|const wasmBytes = require("./edgesketch_bg_wasm.cjs");|' $node
+grep -q 'edgesketch_bg.wasm`' $node && { echo "$node: still reads the .wasm" >&2; exit 1; }
 cp pkg-template/* pkg/
 cp LICENSE-MIT LICENSE-APACHE pkg/
 # The client and the batch helpers for CommonJS: the same source with its one export turned into

@@ -14,13 +14,15 @@ const pages = new TopK({ capacity: 100 });
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
+    // The last segment names the operation: Next.js serves this under a prefix too.
+    const op = url.pathname.slice(url.pathname.lastIndexOf('/'));
     const json = (body, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     try {
-      if (url.pathname === '/configure') {
+      if (op === '/configure') {
         client = createClient({ endpoint: url.searchParams.get('sink'), maxEvents: 100, backoffBaseMs: 10 });
         return json({ configured: true });
       }
-      if (url.pathname === '/record') {
+      if (op === '/record') {
         const user = url.searchParams.get('user');
         const page = url.searchParams.get('page');
         visitors.add(user);
@@ -30,7 +32,7 @@ export default {
         client.addTopK('top:pages', page);
         return json({ visitors: visitors.estimate(), requests: 'recorded' });
       }
-      if (url.pathname === '/flush') {
+      if (op === '/flush') {
         // No timer ran in this isolate: envelopes made at the maxEvents threshold wait here.
         const before = client.stats();
         // The response does not wait for the upload; the runtime keeps the request alive for it.
@@ -39,17 +41,17 @@ export default {
         if (url.searchParams.get('wait')) await done;
         return json({ before, after: client.stats() });
       }
-      if (url.pathname === '/estimates') {
+      if (op === '/estimates') {
         return json({ visitors: visitors.estimate(), top: pages.top(3), redis: Array.from(visitors.toRedis().subarray(0, 4)) });
       }
-      if (url.pathname === '/golden') {
+      if (op === '/golden') {
         const base = url.searchParams.get('base');
         const manifest = await (await fetch(base + 'manifest.json')).json();
         const read = async (f) => new Uint8Array(await (await fetch(base + f)).arrayBuffer());
         const results = await checkGolden(es, manifest, read);
         return json(results);
       }
-      if (url.pathname === '/error') {
+      if (op === '/error') {
         try {
           new HyperLogLog({ precision: 99 });
           return json({ threw: false });
