@@ -1,8 +1,10 @@
 // The packed package through the bundlers users put it in: Vite (production build and dev server)
-// and webpack 5, with no configuration for the package; each bundle runs in headless Chromium
-// (Debian's, through playwright-core). A bundler that drops the entry's top-level statements (it
-// did: the package said `"sideEffects": false`, so the module was never loaded) or misplaces the
-// .wasm fails here. Run from the scratch project by scripts/test-npm.sh, where `edgesketch` is
+// and webpack 5, with no configuration for the package, each bundle run in headless Chromium; and
+// esbuild bundling Node programs (ESM and CJS), run by Node away from any node_modules
+// (Chromium: Debian's, through playwright-core). A bundler that drops the entry's top-level
+// statements (it did: the package said `"sideEffects": false`, so the module was never loaded),
+// misplaces the .wasm or cannot follow the entry's loading (Node's ESM entry loaded its CommonJS
+// one through `createRequire`, and that read the .wasm from `__dirname`) fails here. Run from the scratch project by scripts/test-npm.sh, where `edgesketch` is
 // installed; the bundlers come from the repository's node_modules (BUNDLERS_FROM).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -119,4 +121,31 @@ test('webpack 5: a production build with no configuration for the package runs i
   assert.ok(!stats.hasErrors(), stats.toString('errors-only'));
   writeFileSync(join(out, 'index.html'), html('/main.js'));
   await check(await serve(out));
+});
+
+test('esbuild: Node programs bundled with the package (ESM and CJS) run away from node_modules', async () => {
+  const { build } = from('esbuild');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { execFileSync } = await import('node:child_process');
+  const program = (load) => `${load}
+const visitors = new HyperLogLog();
+visitors.addMany(Array.from({ length: 2500 }, (_, i) => 'visitor-' + i));
+console.log(JSON.stringify(Array.from(visitors.toBytes())));
+`;
+  writeFileSync(join(app, 'server.mjs'), program("import { HyperLogLog } from 'edgesketch';"));
+  writeFileSync(join(app, 'server.cjs'), program("const { HyperLogLog } = require('edgesketch');"));
+  // Outside the scratch project, so nothing can be found in a node_modules up the tree.
+  const out = mkdtempSync(join(tmpdir(), 'edgesketch-esbuild-'));
+  try {
+    const expected = new HyperLogLog();
+    for (let i = 0; i < 2500; i++) expected.add(`visitor-${i}`);
+    for (const [file, format] of [['server.mjs', 'esm'], ['server.cjs', 'cjs']]) {
+      await build({ entryPoints: [join(app, file)], bundle: true, platform: 'node', format, outfile: join(out, file), logLevel: 'error' });
+      const printed = execFileSync(process.execPath, [join(out, file)], { cwd: out, encoding: 'utf8' });
+      assert.deepEqual(JSON.parse(printed), Array.from(expected.toBytes()), `${format}: the same bytes`);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });

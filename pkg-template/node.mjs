@@ -1,7 +1,6 @@
-// Node, ES modules: the same instance as `require('edgesketch')` (one module, one memory).
-import { createRequire } from 'node:module';
-
-const wasm = createRequire(import.meta.url)('./node.cjs');
+// Node, ES modules: the same instance as `require('edgesketch')` (one module, one memory). A
+// static import of the CommonJS entry, not `createRequire`, which bundlers (esbuild) cannot follow.
+import wasm from './node.cjs';
 
 export const {
   HyperLogLog, Counter, WindowCounter, UniqueSeries, Leaderboard, TopK, CountMinSketch, Quantiles,

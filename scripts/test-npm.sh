@@ -23,7 +23,7 @@ WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 unset CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER
 [ -x node_modules/.bin/workerd ] && [ -d node_modules/playwright-core ] && [ -x node_modules/.bin/tsc ] &&
   [ -d node_modules/uplot ] && [ -d node_modules/@types/node ] && [ -d node_modules/vite ] && [ -d node_modules/webpack ] &&
-  [ -x node_modules/.bin/deno ] && [ -d node_modules/next ] ||
+  [ -x node_modules/.bin/deno ] && [ -d node_modules/next ] && [ -d node_modules/esbuild ] ||
   npm ci --no-audit --no-fund
 tarball=$(ls "$root"/pkg/edgesketch-*.tgz)
 # The merge server, for the client's end-to-end test (already built by `cargo test`).
