@@ -1,4 +1,5 @@
-// Node, CommonJS: the nodejs glue loads the .wasm synchronously from disk.
+// Node, CommonJS: the nodejs glue instantiates the module synchronously from its bytes, which
+// ship inlined in node/edgesketch_bg_wasm.cjs (scripts/build-npm.sh).
 'use strict';
 const { withFastBatches } = require('./batch.cjs');
 const wasm = withFastBatches(require('./node/edgesketch.js'));

@@ -112,16 +112,19 @@ const fs = require("fs");
 const base64 = fs.readFileSync("pkg/node/edgesketch_bg.wasm").toString("base64");
 fs.writeFileSync("pkg/node/edgesketch_bg_wasm.cjs", `// The module of edgesketch_bg.wasm, inlined (base64) so that bundlers carry it along.
 "use strict";
+// A function, so that the bytes can be collected once compiled.
 const base64 = "${base64}";
-module.exports = typeof Buffer === "function" ? Buffer.from(base64, "base64") : Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+module.exports = () => typeof Buffer === "function" ? Buffer.from(base64, "base64") : Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 `);'
 rm pkg/node/edgesketch_bg.wasm
 node=pkg/node/edgesketch.js
 [ "$(grep -c '^const wasmPath = `${__dirname}/edgesketch_bg.wasm`;$' $node)" = 1 ] &&
-  [ "$(grep -c "^const wasmBytes = require('fs').readFileSync(wasmPath);$" $node)" = 1 ] ||
+  [ "$(grep -c "^const wasmBytes = require('fs').readFileSync(wasmPath);$" $node)" = 1 ] &&
+  [ "$(grep -c '^const wasmModule = new WebAssembly.Module(wasmBytes);$' $node)" = 1 ] &&
+  [ "$(grep -c 'wasmBytes' $node)" = 2 ] ||
   { echo "$node: no wasm read to replace (a new wasm-bindgen?)" >&2; exit 1; }
-sed -i '/^const wasmPath = `${__dirname}\/edgesketch_bg.wasm`;$/d; s|^const wasmBytes = require(.fs.).readFileSync(wasmPath);$|const wasmBytes = require("./edgesketch_bg_wasm.cjs");|' $node
-grep -q 'edgesketch_bg.wasm`' $node && { echo "$node: still reads the .wasm" >&2; exit 1; }
+sed -i '/^const wasmPath = `${__dirname}\/edgesketch_bg.wasm`;$/d; /^const wasmBytes = require(.fs.).readFileSync(wasmPath);$/d; s|^const wasmModule = new WebAssembly.Module(wasmBytes);$|const wasmModule = new WebAssembly.Module(require("./edgesketch_bg_wasm.cjs")());|' $node
+grep -qE 'edgesketch_bg.wasm`|wasmBytes' $node && { echo "$node: still reads the .wasm" >&2; exit 1; }
 cp pkg-template/* pkg/
 cp LICENSE-MIT LICENSE-APACHE pkg/
 # The client and the batch helpers for CommonJS: the same source with its one export turned into

@@ -687,45 +687,63 @@ fn a_stored_key_keeps_the_parameters_it_was_created_with() {
 
 /// The lowest bucket of all really starts below `i64::MIN` (unless the width divides 2^63), so
 /// it is off the grid of the others; a series over all of time still shows it, first, at
-/// `i64::MIN`, as `sum` counts it. Likewise the highest bucket, which ends past `i64::MAX`.
+/// `i64::MIN`, as `sum` counts it, then steps bucket by bucket on the grid. At the other end, the
+/// highest bucket starts at `i64::MAX` itself when the width divides 2^63 - 1 (3,577 ms does); a
+/// range to `i64::MAX` holds it. An empty range holds nothing.
 #[test]
 fn a_series_over_all_of_time_holds_the_buckets_at_its_ends() {
-    for bucket_ms in [60_000u64, 1_000, 1 << 10, 7_001, 86_400_000] {
+    for bucket_ms in [60_000u64, 1_000, 1 << 10, 7_001, 3_577, 86_400_000] {
+        let w = bucket_ms as i64;
         let config = SeriesConfig {
             bucket_ms,
-            retention_buckets: 3,
-            grace_ms: 2 * bucket_ms,
+            retention_buckets: 4,
+            grace_ms: 3 * bucket_ms,
             max_future_ms: 0,
         };
-        let mut low = WindowCounter::new(config, i64::MIN + 1).unwrap();
+        let lowest = i64::MIN.div_euclid(w);
+        let second = (lowest + 1) * w; // the second bucket's start, the first on the grid
+        let mut low = WindowCounter::new(config, second + w).unwrap();
         low.add(5, i64::MIN).unwrap();
-        let series = low.series(i64::MIN, i64::MAX);
+        low.add(7, second).unwrap();
+        low.add(11, second + w).unwrap();
+        let series: Vec<_> = low
+            .series(i64::MIN, i64::MAX)
+            .into_iter()
+            .map(|(t, s)| (t, s.count, s.sum))
+            .collect();
         assert_eq!(
-            series.first().map(|(t, s)| (*t, s.count, s.sum)),
-            Some((i64::MIN, 1, 5)),
+            series,
+            [(i64::MIN, 1, 5), (second, 1, 7), (second + w, 1, 11)],
             "width {bucket_ms}"
         );
         let total = low.sum(i64::MIN, i64::MAX).stats;
-        assert_eq!((total.count, total.sum), (1, 5));
-        assert_eq!(series.iter().map(|(_, s)| s.count).sum::<u64>(), 1);
-        // Starts strictly rise, one bucket apart after the first.
+        assert_eq!((total.count, total.sum), (3, 23));
         assert!(
-            series
-                .windows(2)
-                .all(|p| p[0].0 < p[1].0 && p[1].0 - p[0].0 <= bucket_ms as i64)
+            low.series(i64::MIN, i64::MIN).is_empty(),
+            "width {bucket_ms}"
         );
+        assert_eq!(low.sum(i64::MIN, i64::MIN).stats.count, 0);
+        assert_eq!(low.sum(second, second).stats.count, 0);
 
         let mut high = WindowCounter::new(config, i64::MAX).unwrap();
         high.add(3, i64::MAX).unwrap();
+        high.add(4, i64::MAX - w).unwrap();
         let series = high.series(i64::MIN, i64::MAX);
+        let counted = series
+            .iter()
+            .fold((0, 0), |a, (_, s)| (a.0 + s.count, a.1 + s.sum));
+        assert_eq!(counted, (2, 7), "width {bucket_ms}");
         assert_eq!(
-            series
-                .iter()
-                .map(|(_, s)| (s.count, s.sum))
-                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
-            (1, 3),
+            series.last().map(|(_, s)| s.sum),
+            Some(3),
             "width {bucket_ms}"
         );
-        assert_eq!(high.sum(i64::MIN, i64::MAX).stats.count, 1);
+        let total = high.sum(i64::MIN, i64::MAX).stats;
+        assert_eq!((total.count, total.sum), (2, 7), "width {bucket_ms}");
+        assert_eq!(
+            high.last(bucket_ms, i64::MAX).stats.sum,
+            3,
+            "width {bucket_ms}"
+        );
     }
 }

@@ -490,15 +490,46 @@ impl<B: Bucket> Series<B> {
 
     /// Stored buckets whose start lies in `[from_ms, to_ms)`, in order.
     pub(crate) fn range(&self, from_ms: i64, to_ms: i64) -> impl Iterator<Item = (i64, &B)> + '_ {
-        let w = self.config.width();
-        // Bucket i starts in [from, to) iff ceil(from / w) <= i < ceil(to / w).
-        let first = self.first_index_from(from_ms);
-        let end = ceil_div(to_ms, w);
+        let (first, end) = self.index_range(from_ms, to_ms);
+        self.stored(first, end)
+            .map(move |(i, b)| (self.config.bucket_start(*i), b))
+    }
+
+    /// The stored buckets of indexes in `[first, end)`.
+    pub(crate) fn stored(&self, first: i64, end: i64) -> impl Iterator<Item = &(i64, B)> + '_ {
         let start = self.buckets.partition_point(|(i, _)| *i < first);
         self.buckets
             .range(start..)
             .take_while(move |(i, _)| *i < end)
-            .map(move |(i, b)| (self.config.bucket_start(*i), b))
+    }
+
+    /// The indexes `[first, end)` of the buckets that start in `[from_ms, to_ms)`: bucket i
+    /// does iff ceil(from / w) <= i < ceil(to / w). The ends of time are open: the lowest bucket
+    /// counts as starting at `i64::MIN` (see `first_index_from`), and a range to `i64::MAX` runs
+    /// to the end of time: it holds the highest bucket, which starts at `i64::MAX` itself when the
+    /// width divides it (so `[i64::MAX, i64::MAX)` holds that one). Any other empty range holds
+    /// nothing.
+    pub(crate) fn index_range(&self, from_ms: i64, to_ms: i64) -> (i64, i64) {
+        let first = self.first_index_from(from_ms);
+        let end = if to_ms == i64::MAX {
+            // At most i64::MAX / 1000 + 1: widths are at least 1 s.
+            self.config.bucket_of(i64::MAX) + 1
+        } else if to_ms <= from_ms {
+            first
+        } else {
+            ceil_div(to_ms, self.config.width())
+        };
+        (first, end)
+    }
+
+    /// The indexes `[first, end)` of the buckets the retention holds at the current clock, the
+    /// furthest future one included.
+    pub(crate) fn retained_indexes(&self) -> (i64, i64) {
+        let future = self.now_ms.saturating_add(self.config.max_future_ms as i64);
+        (
+            self.oldest_index(),
+            self.config.bucket_of(future).saturating_add(1),
+        )
     }
 
     /// The span `[from, to)` of the last `duration_ms` at `now_ms`, in whole buckets: the bucket
@@ -587,13 +618,8 @@ impl<B: Bucket> Series<B> {
         }
         let factor = (config.bucket_ms / self.config.bucket_ms) as i64;
         let mut out = Series::<B>::new(config, self.params, to_ms)?;
-        let first = self.first_index_from(from_ms);
-        let end = ceil_div(to_ms, self.config.width());
-        let start = self.buckets.partition_point(|(i, _)| *i < first);
-        out.fold_in(
-            self.buckets.range(start..).take_while(|(i, _)| *i < end),
-            factor,
-        );
+        let (first, end) = self.index_range(from_ms, to_ms);
+        out.fold_in(self.stored(first, end), factor);
         Ok(out)
     }
 

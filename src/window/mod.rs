@@ -269,46 +269,20 @@ impl WindowCounter {
     /// included, as `(start_ms, totals)`: ready to chart.
     pub fn series(&self, from_ms: i64, to_ms: i64) -> Vec<(i64, BucketStats)> {
         let config = self.series.config;
-        let w = config.bucket_ms as i64;
-        let (oldest, newest) = self.retained_span();
-        // The lowest bucket of all really starts below i64::MIN and counts as starting there (as
-        // in `sum`), off the grid of the others: a range from i64::MIN begins with it.
-        let start = if from_ms == i64::MIN && oldest == i64::MIN {
-            i64::MIN
-        } else {
-            round_up(from_ms, w).max(oldest)
-        };
-        let end = round_up(to_ms, w).min(newest);
-        let mut stored = self.series.range(start, end).peekable();
+        let (first, end) = self.series.index_range(from_ms, to_ms);
+        let (oldest, newest) = self.series.retained_indexes();
+        let (first, end) = (first.max(oldest), end.min(newest));
+        let mut stored = self.series.stored(first, end).peekable();
         let mut out = Vec::new();
-        let mut t = start;
-        while t < end {
-            // Stored starts lie on this grid; none is passed over, but never stall on one.
-            while stored.next_if(|(s, _)| *s < t).is_some() {}
-            let stats = match stored.next_if(|(s, _)| *s == t) {
+        // By index: the lowest bucket starts at i64::MIN, off the grid of the others.
+        for i in first..end {
+            let stats = match stored.next_if(|(s, _)| *s == i) {
                 Some((_, b)) => *b,
                 None => BucketStats::default(),
             };
-            out.push((t, stats));
-            // The next bucket's start; the last bucket of all may end past i64::MAX.
-            let Some(next) = config.bucket_of(t).checked_add(1) else {
-                break;
-            };
-            t = config.bucket_start(next);
+            out.push((config.bucket_start(i), stats));
         }
         out
-    }
-
-    /// `[oldest retained bucket start, end of the furthest future bucket)` at the current clock.
-    fn retained_span(&self) -> (i64, i64) {
-        let c = self.series.config;
-        let current = c.bucket_of(self.series.now());
-        let oldest = c.bucket_start(current.saturating_sub(i64::from(c.retention_buckets) - 1));
-        let newest = c.bucket_start(
-            c.bucket_of(self.series.now().saturating_add(c.max_future_ms as i64))
-                .saturating_add(1),
-        );
-        (oldest, newest)
     }
 
     /// Events this counter rejected in [`WindowCounter::add`].
