@@ -4,12 +4,15 @@
 // (Chromium: Debian's, through playwright-core). A bundler that drops the entry's top-level
 // statements (it did: the package said `"sideEffects": false`, so the module was never loaded),
 // misplaces the .wasm or cannot follow the entry's loading (Node's ESM entry loaded its CommonJS
-// one through `createRequire`, and that read the .wasm from `__dirname`) fails here. Run from the scratch project by scripts/test-npm.sh, where `edgesketch` is
-// installed; the bundlers come from the repository's node_modules (BUNDLERS_FROM).
+// one through `createRequire`, and that read the .wasm from `__dirname`) fails here. Run from the
+// scratch project by scripts/test-npm.sh, where `edgesketch` is installed; the bundlers come from
+// the repository's node_modules (BUNDLERS_FROM).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join, normalize } from 'node:path';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
@@ -125,9 +128,6 @@ test('webpack 5: a production build with no configuration for the package runs i
 
 test('esbuild: Node programs bundled with the package (ESM and CJS) run away from node_modules', async () => {
   const { build } = from('esbuild');
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { execFileSync } = await import('node:child_process');
   const program = (load) => `${load}
 const visitors = new HyperLogLog();
 visitors.addMany(Array.from({ length: 2500 }, (_, i) => 'visitor-' + i));

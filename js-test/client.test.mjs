@@ -572,7 +572,11 @@ async function inBrowser(onLine, body) {
   define('removeEventListener', win.removeEventListener.bind(win));
   define('localStorage', undefined); // Node 22+ may have one: tests pass theirs as `storage`
   try {
-    await body({ fire: (type) => win.dispatchEvent(new Event(type)), doc });
+    const show = (state) => {
+      doc.visibilityState = state;
+      doc.dispatchEvent(new Event('visibilitychange'));
+    };
+    await body({ fire: (type) => win.dispatchEvent(new Event(type)), doc, show });
   } finally {
     for (const [k, d] of Object.entries(saved)) {
       if (d) Object.defineProperty(globalThis, k, d);
@@ -605,7 +609,7 @@ test('in a browser: nothing is made or sent while offline; going online sends it
 });
 
 test('in a browser: pagehide and a hidden page send beacons', async () => {
-  await inBrowser(true, async ({ fire, doc }) => {
+  await inBrowser(true, async ({ fire, show }) => {
     const beacons = [];
     const client = createClient({ endpoint: 'http://127.0.0.1:9/v1/ingest', ...fast, timers: true, flushIntervalMs: 0,
       sendBeacon: (url, blob) => { beacons.push(blob.size); return true; } });
@@ -613,8 +617,7 @@ test('in a browser: pagehide and a hidden page send beacons', async () => {
     fire('pagehide');
     assert.equal(beacons.length, 1);
     client.increment('n');
-    doc.visibilityState = 'hidden';
-    doc.dispatchEvent(new Event('visibilitychange'));
+    show('hidden');
     assert.equal(beacons.length, 2);
     await client.close();
     client.flushBeacon();
@@ -982,20 +985,18 @@ test('storage: offline, everything recorded is saved on pagehide, for the same e
 });
 
 test('storage: a page shown again takes its envelopes back; unreadable and expired entries are removed', async () => {
-  await inBrowser(true, async ({ doc }) => {
+  await inBrowser(true, async ({ show }) => {
     const server = exactlyOnce();
     const storage = memoryStorage();
     const client = createClient({ ...page, retries: 0, storage, fetch: server.fetch, sendBeacon: server.sendBeacon });
     client.increment('n', 2);
     server.state.up = false;
     await client.flush();
-    doc.visibilityState = 'hidden';
-    doc.dispatchEvent(new Event('visibilitychange'));
+    show('hidden');
     assert.deepEqual([client.stats().beacons, client.stats().queued, savedKeys(storage).length], [1, 0, 1]);
     await server.deliverBeacons(); // refused: the server is down
     server.state.up = true;
-    doc.visibilityState = 'visible';
-    doc.dispatchEvent(new Event('visibilitychange'));
+    show('visible');
     assert.deepEqual([client.stats().queued, savedKeys(storage).length], [1, 0], 'the uncertain beacon is queued again');
     await new Promise((r) => setTimeout(r, 60)); // past the backoff
     await client.flush();
@@ -1160,7 +1161,7 @@ test('storage: a backlog is saved in parts below the server\'s default entry lim
 });
 
 test('storage: a page shown again resends its beacons, also those sent while it had seen no failure', async () => {
-  await inBrowser(true, async ({ doc }) => {
+  await inBrowser(true, async ({ show }) => {
     const server = exactlyOnce();
     const storage = memoryStorage();
     const client = createClient({ ...page, storage, fetch: server.fetch, sendBeacon: server.sendBeacon });
@@ -1168,12 +1169,10 @@ test('storage: a page shown again resends its beacons, also those sent while it 
     await client.flush();
     client.increment('n', 10);
     server.state.up = false; // the server fails; the page has not seen it
-    doc.visibilityState = 'hidden';
-    doc.dispatchEvent(new Event('visibilitychange'));
+    show('hidden');
     await server.deliverBeacons(); // refused
     server.state.up = true;
-    doc.visibilityState = 'visible';
-    doc.dispatchEvent(new Event('visibilitychange'));
+    show('visible');
     await client.flush();
     assert.equal(server.total('n'), 15n);
     await client.close();
@@ -1181,14 +1180,13 @@ test('storage: a page shown again resends its beacons, also those sent while it 
 });
 
 test('storage: events recorded by the app\'s own listener while the page is hidden go at once', async () => {
-  await inBrowser(true, async ({ doc }) => {
+  await inBrowser(true, async ({ doc, show }) => {
     const server = exactlyOnce();
     const storage = memoryStorage();
     const client = createClient({ ...page, storage, fetch: server.fetch, sendBeacon: server.sendBeacon });
     // The app's listener comes after the client's: the client's own flush has run already.
     doc.addEventListener('visibilitychange', () => { if (doc.visibilityState === 'hidden') client.increment('left', 1); });
-    doc.visibilityState = 'hidden';
-    doc.dispatchEvent(new Event('visibilitychange'));
+    show('hidden');
     await Promise.resolve(); // the microtask the recording queued
     assert.equal(client.stats().beacons, 1);
     await server.deliverBeacons();

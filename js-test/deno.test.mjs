@@ -4,30 +4,19 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
 import { once } from 'node:events';
 
 import { EnvelopeReader, HyperLogLog } from 'edgesketch';
+import { startSink } from './edge-checks.mjs';
 
-const received = [];
-const sink = createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    received.push(new EnvelopeReader(new Uint8Array(Buffer.concat(chunks))));
-    res.setHeader('content-type', 'application/json');
-    res.end('{"outcome":"applied"}');
-  });
-});
-sink.listen(0, '127.0.0.1');
-await once(sink, 'listening');
+const sink = await startSink(process.env.EDGESKETCH_GOLDEN);
 after(() => sink.close());
 
 test('Deno runs the package: golden vectors, errors, and the client delivering to a sink', async () => {
   assert.ok(process.env.DENO_BIN, 'DENO_BIN must point at the deno binary (npm deno)');
   // Reads only the golden vectors: the package itself needs no permission (its module is inlined).
   const deno = spawn(process.env.DENO_BIN, ['run', `--allow-read=${process.env.EDGESKETCH_GOLDEN}`, '--allow-net=127.0.0.1', 'deno-app.mjs',
-    process.env.EDGESKETCH_GOLDEN, `http://127.0.0.1:${sink.address().port}/v1/ingest`],
+    process.env.EDGESKETCH_GOLDEN, `${sink.url}/ingest`],
   { env: { ...process.env, DENO_DIR: `${process.cwd()}/.deno`, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -42,6 +31,7 @@ test('Deno runs the package: golden vectors, errors, and the client delivering t
   assert.deepEqual([done.flushed.queued, done.flushed.pendingEvents, done.stats.dropped], [0, 0, 0], JSON.stringify(done.stats));
   let orders = 0n;
   const visitors = new HyperLogLog();
+  const received = sink.received.map((bytes) => new EnvelopeReader(bytes));
   for (const envelope of received) {
     for (const { key } of envelope.entries()) {
       if (key === 'orders') orders += envelope.open(key).value;

@@ -1,7 +1,7 @@
 // The checks of the edge app (js-test/workerd/worker.mjs) wherever it is served: by workerd
-// (workerd.test.mjs) and as a Next.js edge route (nextjs.test.mjs). `app` gives, once the app is
-// up: get(path) (a JSON answer, status 200 asserted), received (the envelopes the sink got) and
-// sinkUrl.
+// (workerd.test.mjs) and as a Next.js route (nextjs.test.mjs). `app` gives, once the app is up:
+// base (its URL), log() (the runtime's output so far, for failures), received (the envelopes the
+// sink got) and sinkUrl.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -49,10 +49,19 @@ export async function startSink(golden) {
   return { url: `http://127.0.0.1:${sink.address().port}`, received, close: () => new Promise((r) => sink.close(r)) };
 }
 
+/** The app's JSON answer to GET `path`, its status asserted to be 200. */
+async function getJson({ base, log }, path) {
+  const res = await fetch(base + path);
+  const text = await res.text();
+  assert.equal(res.status, 200, `${path}: ${text}\n${log()}`);
+  return JSON.parse(text);
+}
+
 export function edgeAppTests(runtime, app, { client = true } = {}) {
   // Off where timers run (a Node server): a flush interval could send before the test's flush.
   if (client) test(`${runtime}: the app records from requests, and its client flushes in the background`, async () => {
-    const { get, received, sinkUrl } = app();
+    const { received, sinkUrl } = app();
+    const get = (path) => getJson(app(), path);
     await get(`/configure?sink=${encodeURIComponent(sinkUrl + '/ingest')}`);
     for (let i = 0; i < 300; i++) {
       await get(`/record?user=user-${i % 120}&page=/page-${i % 7 === 0 ? 'hot' : i % 30}`);
@@ -89,7 +98,8 @@ export function edgeAppTests(runtime, app, { client = true } = {}) {
   });
 
   test(`${runtime}: golden vectors, the same bytes as native`, async () => {
-    const { get, sinkUrl } = app();
+    const { sinkUrl } = app();
+    const get = (path) => getJson(app(), path);
     const results = await get(`/golden?base=${encodeURIComponent(sinkUrl + '/golden/')}`);
     const failed = results.filter((r) => !r.ok);
     assert.deepEqual(failed, []);
@@ -97,7 +107,7 @@ export function edgeAppTests(runtime, app, { client = true } = {}) {
   });
 
   test(`${runtime}: errors reach the app as real Errors`, async () => {
-    const { get } = app();
+    const get = (path) => getJson(app(), path);
     const e = await get('/error');
     assert.deepEqual([e.threw, e.isError], [true, true]);
     assert.match(e.message, /precision 99/);

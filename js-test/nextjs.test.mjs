@@ -91,14 +91,8 @@ for (const bundler of ['turbopack', 'webpack']) {
       await sink?.close();
     });
 
-    async function get(path) {
-      const res = await fetch(base + path);
-      const text = await res.text();
-      assert.equal(res.status, 200, `${path}: ${text}\n${log}`);
-      return JSON.parse(text);
-    }
-
-    edgeAppTests(`Next.js (${bundler})`, () => ({ get, received: sink.received, sinkUrl: sink.url }));
-    edgeAppTests(`Next.js (${bundler}), Node.js runtime`, () => ({ get: (path) => get('/node' + path), sinkUrl: sink.url }), { client: false });
+    const served = (prefix) => () => ({ base: base + prefix, log: () => log, received: sink.received, sinkUrl: sink.url });
+    edgeAppTests(`Next.js (${bundler})`, served(''));
+    edgeAppTests(`Next.js (${bundler}), Node.js runtime`, served('/node'), { client: false });
   });
 }

@@ -63,11 +63,4 @@ after(async () => {
   sink?.close();
 });
 
-async function get(path) {
-  const res = await fetch(base + path);
-  const body = await res.json();
-  assert.equal(res.status, 200, JSON.stringify(body) + '\n' + workerdLog);
-  return body;
-}
-
-edgeAppTests('workerd', () => ({ get, received: sink.received, sinkUrl: sink.url }));
+edgeAppTests('workerd', () => ({ base, log: () => workerdLog, received: sink.received, sinkUrl: sink.url }));

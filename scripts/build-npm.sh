@@ -105,7 +105,7 @@ done
 # The nodejs glue is CommonJS inside a "type": "module" package.
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 # Node's glue takes the module from a JS file instead of reading `${__dirname}/edgesketch_bg.wasm`:
-# server bundlers (Next.js's Turbopack, esbuild, ncc) move the glue and leave the .wasm behind
+# server bundlers (Next.js's Turbopack, esbuild) move the glue and leave the .wasm behind
 # (Next 16 failed with ENOENT on every Node route and proxy). Deno then needs no read permission.
 node -e '
 const fs = require("fs");

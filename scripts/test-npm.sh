@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Tests the npm package as users get it: builds and packs it (scripts/build-npm.sh), installs the
 # tarball into a scratch project, and runs js-test/ there: Node (ESM and CJS), a real Worker on
-# workerd (npm), a Next.js edge route (Vercel's Edge Runtime), Deno (npm), a page in headless Chromium (Debian's, through playwright-core), and
-# pages bundled by Vite and webpack, all on 127.0.0.1; and the adapter's wasm-bindgen-test suite
-# (wasm/tests) in Node and headless Chromium.
+# workerd (npm), the same app as Next.js routes (Vercel's Edge Runtime and Node.js), Deno (npm), a
+# page in headless Chromium (Debian's, through playwright-core), pages bundled by Vite and webpack,
+# and Node programs bundled by esbuild, all on 127.0.0.1; and the adapter's wasm-bindgen-test
+# suite (wasm/tests) in Node and headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
